@@ -1,0 +1,32 @@
+"""The Celery application, configured from Django's settings (CELERY_* names)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("throughline")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    # Reliability: a task is acknowledged only after it finished, a task whose
+    # worker process died is re-queued rather than dropped, and a worker holds
+    # one message at a time so a crash strands at most one.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Progress and results live in the organization's own tables, under
+    # row-level security; Celery's result backend would hold them outside it.
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "purge-expired-invitations": {
+            "task": "portfolio.tasks.invitations_purge_expired",
+            "schedule": 24 * 3600,
+        },
+    },
+)
+app.autodiscover_tasks()

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.contrib.auth.views import LoginView
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from portfolio import apis, views
+from portfolio.auth_forms import EmailAuthenticationForm
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        LoginView.as_view(authentication_form=EmailAuthenticationForm),
+        name="login",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("o/<slug:org_slug>/", include("portfolio.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path(
+        "api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"
+    ),
+    path("api/v1/orgs/", apis.OrganizationListAPI.as_view(), name="api_organizations"),
+    path("api/v1/orgs/<slug:org_slug>/", include("portfolio.api_urls")),
+    path("admin/", admin.site.urls),
+]

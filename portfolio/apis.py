@@ -1,0 +1,232 @@
+"""The API's tenancy choke point, and the organization and member endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portfolio import selectors, services
+from portfolio.models import ApiToken, Invitation, Membership, Organization, Role, role_at_least
+from portfolio.tenancy import membership_for, set_transaction_context
+
+_SEALED = ("get_queryset", "get_object", "initial")
+
+
+class OrgScopedAPIMixin:
+    """Every API view under /api/v1/orgs/<org_slug>/ inherits this, and only this
+    decides which organization a request acts for.
+
+    After DRF authenticates the request, ``initial`` resolves the organization
+    from the URL and the user's membership (a token must belong to the same
+    organization), sets it for the transaction (row-level security), and
+    checks the role: ``read_role`` for safe methods, ``write_role`` otherwise.
+    A missing organization and one the user is not in both answer 404.
+
+    ``get_queryset``/``get_object`` always filter by the organization and
+    cannot be overridden (checked when a subclass is defined, as PostHog's
+    ``TeamAndOrgViewSetMixin`` does); subclasses narrow with ``scoped_queryset``.
+    """
+
+    read_role: ClassVar[str] = Role.VIEWER
+    write_role: ClassVar[str] = Role.EDITOR
+    organization: Organization
+    membership: Membership
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _SEALED:
+            if name in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__name__} overrides {name}(); org-scoped API views narrow their "
+                    "rows with scoped_queryset() so the organization filter cannot be lost."
+                )
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        membership = membership_for(request.user, self.kwargs.get("org_slug", ""))
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if membership is None or (token and token.organization_id != membership.organization_id):
+            raise NotFound("No such organization.")
+        set_transaction_context(organization_id=membership.organization_id, user_id=request.user.pk)
+        self.organization = membership.organization
+        self.membership = membership
+        required = self.read_role if request.method in SAFE_METHODS else self.write_role
+        if not role_at_least(membership.role, required):
+            raise PermissionDenied(f"This needs the {Role(required).label.lower()} role.")
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset
+
+    def get_queryset(self) -> QuerySet:
+        base = self.queryset.model._default_manager.filter(organization=self.organization)
+        return self.scoped_queryset(base)
+
+    def get_object(self) -> Model:
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        try:
+            obj = self.get_queryset().get(**{self.lookup_field: self.kwargs[lookup]})
+        except (self.queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+            raise NotFound("Not found.") from exc
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        context["organization"] = getattr(self, "organization", None)
+        return context
+
+
+def as_api_error(exc: DjangoValidationError) -> ApiValidationError:
+    return ApiValidationError({"detail": exc.messages})
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organization
+        fields = ["slug", "name", "time_zone", "created_at", "role"]
+
+    def get_role(self, obj: Organization) -> str:
+        return self.context["roles"].get(obj.pk, "")
+
+
+@extend_schema(tags=["organizations"])
+class OrganizationListAPI(APIView):
+    """The organizations the caller belongs to, with the caller's role in each."""
+
+    @extend_schema(responses=OrganizationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        memberships = selectors.memberships_of_user(user=request.user)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if token is not None:
+            memberships = memberships.filter(organization_id=token.organization_id)
+        roles = {m.organization_id: m.role for m in memberships}
+        orgs = [m.organization for m in memberships]
+        return Response(OrganizationSerializer(orgs, many=True, context={"roles": roles}).data)
+
+
+@extend_schema(tags=["organizations"])
+class OrganizationDetailAPI(OrgScopedAPIMixin, APIView):
+    @extend_schema(
+        responses={200: OrganizationSerializer, 404: OpenApiResponse(description="Not found")}
+    )
+    def get(self, request: Request, org_slug: str) -> Response:
+        context = {"roles": {self.organization.pk: self.membership.role}}
+        return Response(OrganizationSerializer(self.organization, context=context).data)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "name", "role", "created_at"]
+        read_only_fields = ["id", "email", "name", "created_at"]
+
+    def get_name(self, obj: Membership) -> str:
+        return obj.user.get_full_name() or obj.user.email
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List members"),
+    retrieve=extend_schema(summary="A member"),
+    partial_update=extend_schema(summary="Change a member's role (admins)"),
+    destroy=extend_schema(summary="Remove a member (admins)"),
+)
+@extend_schema(tags=["members"])
+class MemberViewSet(
+    OrgScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Membership.objects.all()
+    serializer_class = MemberSerializer
+    write_role = Role.ADMIN
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("user").order_by("user__email", "pk")
+
+    def perform_update(self, serializer: MemberSerializer) -> None:
+        try:
+            services.membership_change_role(
+                organization=self.organization,
+                membership=serializer.instance,
+                role=serializer.validated_data.get("role", serializer.instance.role),
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+
+    def perform_destroy(self, instance: Membership) -> None:
+        try:
+            services.membership_remove(organization=self.organization, membership=instance)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "created_at", "expires_at", "email_sent_at", "url"]
+        read_only_fields = ["id", "created_at", "expires_at", "email_sent_at", "url"]
+
+    def get_url(self, obj: Invitation) -> str | None:
+        # The link exists only in the answer that created the invitation.
+        return self.context.get("url")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Pending invitations (admins)"),
+    create=extend_schema(summary="Invite someone by email (admins); the answer holds the link"),
+    destroy=extend_schema(summary="Revoke an invitation (admins)"),
+)
+@extend_schema(tags=["members"])
+class InvitationViewSet(
+    OrgScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Invitation.objects.all()
+    serializer_class = InvitationSerializer
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(accepted_at=None, revoked_at=None).order_by("-created_at")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            new = services.invitation_create(
+                organization=self.organization,
+                email=serializer.validated_data["email"],
+                role=serializer.validated_data.get("role", Role.VIEWER),
+                invited_by=request.user,
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+        data = InvitationSerializer(new.invitation, context={"url": new.url}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Invitation) -> None:
+        services.invitation_revoke(organization=self.organization, invitation=instance)

@@ -1,0 +1,162 @@
+"""The tenant (Organization), its members, and the abstract base every tenant table inherits."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1 to 50 lowercase letters, digits and inner hyphens.",
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not a known IANA time zone (e.g. Europe/Berlin).")
+
+
+class Organization(models.Model):
+    """The tenant. Its own table is the registry of tenants: every read of tenant
+    data goes through a Membership (under row-level security) or an org id."""
+
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrgOwned(models.Model):
+    """Abstract base of every tenant table.
+
+    Every subclass's table gets a row-level security policy on
+    ``organization_id`` (portfolio.rls, applied after each migrate), and its
+    unique constraints and indexes start with ``organization`` so that the
+    schema can be distributed by organization.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+
+
+def role_at_least(role: str, required: str) -> bool:
+    return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(required)]
+
+
+class Membership(OrgOwned):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="membership_org_user_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "role"], name="membership_org_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization_id} as {self.role}"
+
+
+class Invitation(OrgOwned):
+    """An invitation by email. Only the SHA-256 of its token is stored."""
+
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "token_hash"], name="invitation_org_token_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "email"], name="invitation_org_email_idx"),
+            # Accepting a link looks the hash up before the organization is known.
+            models.Index(fields=["token_hash"], name="invitation_token_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+
+class ApiToken(OrgOwned):
+    """A user's API token for one organization. Only the SHA-256 of the key is stored;
+    the key itself is shown once, when it is created."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key_hash"], name="apitoken_org_key_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "user"], name="apitoken_org_user_idx"),
+            # Authentication looks the hash up before the organization is known.
+            models.Index(fields=["key_hash"], name="apitoken_key_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,71 @@
+"""Reads for organizations and their members. Every function takes the organization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from portfolio.models import ApiToken, Invitation, Membership, Organization, Role
+
+
+def memberships_of_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+    """The user's memberships in every organization (for the switcher)."""
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+
+
+def members_of(*, organization: Organization) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__email", "pk")
+    )
+
+
+def invitations_pending(*, organization: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        organization=organization,
+        accepted_at=None,
+        revoked_at=None,
+        expires_at__gt=timezone.now(),
+    ).select_related("invited_by")
+
+
+def api_tokens_visible(*, organization: Organization, membership: Membership) -> QuerySet[ApiToken]:
+    """A member sees their own tokens; an admin sees every token of the organization."""
+    qs = ApiToken.objects.filter(organization=organization).select_related("user")
+    if membership.role != Role.ADMIN:
+        qs = qs.filter(user_id=membership.user_id)
+    return qs.order_by("revoked_at", "-created_at")
+
+
+@dataclass(frozen=True)
+class OrganizationCounts:
+    members: int
+    admins: int
+    editors: int
+    viewers: int
+    pending_invitations: int
+    active_tokens: int
+
+
+def organization_counts(*, organization: Organization) -> OrganizationCounts:
+    from django.db.models import Count, Q
+
+    roles = Membership.objects.filter(organization=organization).aggregate(
+        members=Count("pk"),
+        admins=Count("pk", filter=Q(role=Role.ADMIN)),
+        editors=Count("pk", filter=Q(role=Role.EDITOR)),
+        viewers=Count("pk", filter=Q(role=Role.VIEWER)),
+    )
+    return OrganizationCounts(
+        **roles,
+        pending_invitations=invitations_pending(organization=organization).count(),
+        active_tokens=ApiToken.objects.filter(organization=organization, revoked_at=None).count(),
+    )

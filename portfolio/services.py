@@ -1,0 +1,285 @@
+"""Writes for organizations, members, invitations and API tokens.
+
+Each function takes the organization explicitly and expects to run inside the
+organization's context (set by the interface that calls it: a request, a task
+or a command); ``organization_create`` sets the context for the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portfolio.models import (
+    ApiToken,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    slug_validator,
+    validate_time_zone,
+)
+from portfolio.tenancy import lookup_key, organization_context, set_transaction_context
+
+User = get_user_model()
+
+INVITATION_LIFETIME = timedelta(days=7)
+TOKEN_PREFIX = "tl_"  # noqa: S105 - a visible prefix, not a secret
+
+
+def secret_hash(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (a token or an invitation link).
+
+    A fast hash is right here: the secrets are 256-bit random values, not
+    passwords, so there is nothing to brute-force.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def user_get_or_create(*, email: str, password: str | None) -> tuple[AbstractBaseUser, bool]:
+    """The user with this email (case-insensitive), or a new one with this password."""
+    email = User.objects.normalize_email(email.strip())
+    validate_email(email)
+    user = User.objects.filter(email__iexact=email).order_by("pk").first()
+    if user is not None:
+        return user, False
+    if not password:
+        raise ValidationError(f"No user has the email {email}; a password is needed to create one.")
+    user = User(username=email.lower(), email=email)
+    validate_password(password, user)
+    user.set_password(password)
+    user.save()
+    return user, True
+
+
+@transaction.atomic
+def organization_create(
+    *, slug: str, name: str, admin: AbstractBaseUser, time_zone: str = "UTC"
+) -> Organization:
+    """Create an organization with ``admin`` as its first org admin.
+
+    Leaves the transaction acting for the new organization.
+    """
+    slug_validator(slug)
+    validate_time_zone(time_zone)
+    if not name.strip():
+        raise ValidationError("The organization needs a name.")
+    try:
+        with transaction.atomic():
+            org = Organization.objects.create(slug=slug, name=name.strip(), time_zone=time_zone)
+    except IntegrityError as exc:
+        raise ValidationError(f"The slug '{slug}' is taken.") from exc
+    set_transaction_context(organization_id=org.pk, user_id=admin.pk)
+    Membership.objects.create(organization=org, user=admin, role=Role.ADMIN)
+    return org
+
+
+def _other_admins_exist(*, organization: Organization, excluding: Membership) -> bool:
+    return (
+        Membership.objects.filter(organization=organization, role=Role.ADMIN)
+        .exclude(pk=excluding.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def membership_change_role(
+    *, organization: Organization, membership: Membership, role: str
+) -> Membership:
+    """Change a member's role. The last admin can never be demoted."""
+    if role not in Role.values:
+        raise ValidationError(f"'{role}' is not a role; use one of {', '.join(Role.values)}.")
+    # Lock the organization's admins so two demotions cannot both pass the check.
+    list(
+        Membership.objects.select_for_update()
+        .filter(organization=organization, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+    membership.refresh_from_db()
+    if (
+        membership.role == Role.ADMIN
+        and role != Role.ADMIN
+        and not _other_admins_exist(organization=organization, excluding=membership)
+    ):
+        raise ValidationError("The last admin cannot be demoted; make another member admin first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, organization: Organization, membership: Membership) -> None:
+    """Remove a member. The last admin can never be removed."""
+    list(
+        Membership.objects.select_for_update()
+        .filter(organization=organization, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+    membership.refresh_from_db()
+    if membership.role == Role.ADMIN and not _other_admins_exist(
+        organization=organization, excluding=membership
+    ):
+        raise ValidationError("The last admin cannot be removed; make another member admin first.")
+    ApiToken.objects.filter(organization=organization, user_id=membership.user_id).update(
+        revoked_at=timezone.now()
+    )
+    membership.delete()
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: Invitation
+    url: str
+
+
+def invitation_url(token: str) -> str:
+    return settings.SITE_URL + reverse("invitation_accept", kwargs={"token": token})
+
+
+@transaction.atomic
+def invitation_create(
+    *, organization: Organization, email: str, role: str, invited_by: AbstractBaseUser
+) -> NewInvitation:
+    """Invite someone by email. The link is returned (shown to the admin once)
+    and mailed by a worker; pending invitations to the same email are replaced."""
+    email = User.objects.normalize_email(email.strip())
+    validate_email(email)
+    if role not in Role.values:
+        raise ValidationError(f"'{role}' is not a role; use one of {', '.join(Role.values)}.")
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError(f"{email} is already a member.")
+    now = timezone.now()
+    Invitation.objects.filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at=None,
+        revoked_at=None,
+    ).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        token_hash=secret_hash(token),
+        invited_by=invited_by,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    from portfolio.tasks import invitation_send
+
+    url = invitation_url(token)
+    invitation_send.delay_on_commit(organization.pk, invitation.pk, url)
+    return NewInvitation(invitation=invitation, url=url)
+
+
+@transaction.atomic
+def invitation_revoke(*, organization: Organization, invitation: Invitation) -> None:
+    Invitation.objects.filter(organization=organization, pk=invitation.pk, accepted_at=None).update(
+        revoked_at=timezone.now()
+    )
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    """The pending invitation behind a link, or None (unknown, used, revoked or expired)."""
+    hashed = secret_hash(token)
+    with lookup_key(hashed):
+        invitation = (
+            Invitation.objects.select_related("organization").filter(token_hash=hashed).first()
+        )
+    if invitation is None or not invitation.is_pending:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+    """Accept an invitation as ``user``, whose email must be the invited one."""
+    invitation = invitation_by_token(token)
+    if invitation is None:
+        raise ValidationError("This invitation is unknown, used, revoked or expired.")
+    if (user.email or "").lower() != invitation.email.lower():
+        raise ValidationError(
+            f"This invitation is for {invitation.email}; you are signed in as {user.email}."
+        )
+    set_transaction_context(organization_id=invitation.organization_id, user_id=user.pk)
+    membership, _ = Membership.objects.get_or_create(
+        organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role}
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
+    membership.organization = invitation.organization
+    return membership
+
+
+@transaction.atomic
+def user_sign_up_and_accept(*, token: str, password: str) -> tuple[AbstractBaseUser, Membership]:
+    """Create the invited user with this password, then accept the invitation."""
+    invitation = invitation_by_token(token)
+    if invitation is None:
+        raise ValidationError("This invitation is unknown, used, revoked or expired.")
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ValidationError(f"{invitation.email} already has an account: sign in to accept.")
+    user, _ = user_get_or_create(email=invitation.email, password=password)
+    return user, invitation_accept(token=token, user=user)
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    key: str
+
+
+@transaction.atomic
+def api_token_create(*, organization: Organization, user: AbstractBaseUser, name: str) -> NewToken:
+    """Create a token for ``user`` in ``organization``; the key is returned once."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the token a name, such as the script that will use it.")
+    if not Membership.objects.filter(organization=organization, user=user).exists():
+        raise ValidationError("Only members can have tokens for an organization.")
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        organization=organization,
+        user=user,
+        name=name[:100],
+        prefix=key[:10],
+        key_hash=secret_hash(key),
+    )
+    return NewToken(token=token, key=key)
+
+
+@transaction.atomic
+def api_token_revoke(*, organization: Organization, token: ApiToken) -> None:
+    ApiToken.objects.filter(organization=organization, pk=token.pk, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+
+
+def api_token_authenticate(key: str) -> ApiToken | None:
+    """The active token with this key, with its user and organization, or None."""
+    if not key.startswith(TOKEN_PREFIX):
+        return None
+    hashed = secret_hash(key)
+    with lookup_key(hashed):
+        token = (
+            ApiToken.objects.select_related("user", "organization")
+            .filter(key_hash=hashed, revoked_at=None)
+            .first()
+        )
+    if token is None or not token.user.is_active:
+        return None
+    with organization_context(token.organization_id, user_id=token.user_id):
+        ApiToken.objects.filter(organization_id=token.organization_id, pk=token.pk).update(
+            last_used_at=timezone.now()
+        )
+    return token
