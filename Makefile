@@ -1,0 +1,61 @@
+# Throughline: `make run` serves the app with its workers; `make test` runs every test.
+# Both work from a fresh clone with only Python 3.12 and make: uv is installed
+# into .tools/ when missing, PostgreSQL is embedded unless DATABASE_URL is set,
+# and the broker is the filesystem unless CELERY_BROKER_URL is set.
+
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONUNBUFFERED := 1
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install lint format migrate provision worker beat web db-stop clean help
+
+help:
+	@echo "make run      serve http://$(HOST):$(PORT)/ with a worker and beat (demo org loaded)"
+	@echo "make test     lint, then the whole test suite (browser tests need Debian's chromium)"
+	@echo "make lint     ruff check and format check"
+	@echo "make db-stop  stop the embedded PostgreSQL server"
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed
+
+provision: install
+	@if [ -n "$$DATABASE_URL" ]; then $(PY) manage.py provision_db; fi
+
+migrate: provision
+	$(PY) manage.py migrate --verbosity 0
+
+run: migrate
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Throughline is starting at http://$(HOST):$(PORT)/"
+	@echo "  Sign in at http://$(HOST):$(PORT)/accounts/login/ as admin@demo.example / throughline-demo"
+	@echo "  (web server, Celery worker and beat below; Ctrl-C stops them all)"
+	@echo ""
+	HOST=$(HOST) PORT=$(PORT) .venv/bin/honcho start -f Procfile
+
+test: install lint provision
+	.venv/bin/pytest
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+db-stop: install
+	$(PY) -c "from config import database; database.embedded_server_stop()"
+
+clean:
+	rm -rf .venv .tools staticfiles

@@ -1,0 +1,180 @@
+"""Browser tests: Playwright's sync API driving Debian's Chromium against ``live_server``.
+
+Chromium is a system package, not a Python one, so a developer without it gets
+the browser tests skipped (and told how to install it at the end of the run);
+CI, where a skipped browser test would hide a broken product, fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.db.models.signals import post_migrate
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+# The sync Playwright API runs an asyncio event loop in the main thread for as
+# long as Playwright is started (the whole session here). Django sees that loop
+# and would refuse every ORM call from test code (fixtures, database asserts)
+# with SynchronousOnlyOperation, even in tests run after the browser tests.
+# Nothing here is really async: the ORM calls happen between browser steps.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+CHROMIUM_MISSING = (
+    "Chromium not found: install it with "
+    "`apt-get install -y --no-install-recommends chromium` (browser tests skipped)"
+)
+# Flags for a headless run in containers and CI: no sandbox (often no user
+# namespaces there), no GPU, and none of the background traffic (updates,
+# sync, QUIC probes) that a test run neither needs nor should depend on.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEFAULT_TIMEOUT_MS = 10_000
+# Git-ignored (/test-artifacts/ in .gitignore); CI can upload it on failure.
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+_skipped_for_chromium = pytest.StashKey[int]()
+_call_report = pytest.StashKey[pytest.TestReport]()
+
+
+def chromium_available() -> bool:
+    path = Path(CHROMIUM_PATH)
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def artifact_path(name: str) -> Path:
+    """A path under test-artifacts/ for ``name``, made safe as a file name."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS_DIR / re.sub(r"[^\w.-]+", "_", name).strip("_")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Skipping at collection time keeps the skipped tests from starting the
+    # live server and truncating the database for nothing. In CI the tests stay
+    # in and fail in the ``browser`` fixture instead.
+    if chromium_available() or in_ci():
+        return
+    skipped = 0
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=CHROMIUM_MISSING))
+            skipped += 1
+    config.stash[_skipped_for_chromium] = skipped
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # The per-test skip reason only shows with -rs; say it once, plainly, so
+    # `make test` does not pass quietly without having driven a browser.
+    skipped = terminalreporter.config.stash.get(_skipped_for_chromium, 0)
+    if skipped:
+        terminalreporter.write_sep("-", "browser tests skipped", yellow=True)
+        terminalreporter.write_line(
+            f"{skipped} browser test(s) skipped: no Chromium at {CHROMIUM_PATH}."
+        )
+        terminalreporter.write_line(
+            "Install it with: apt-get install -y --no-install-recommends chromium"
+            " (or set CHROMIUM_PATH to a Chromium binary)."
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # Keep the call-phase report on the item so the ``page`` fixture's teardown
+    # knows whether the test body failed and a screenshot is worth saving.
+    report = yield
+    if report.when == "call":
+        item.stash[_call_report] = report
+    return report
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _no_rls_reapply_on_flush() -> Iterator[None]:
+    """Keep ``flush`` from re-running portfolio's RLS setup as the app role.
+
+    Transactional tests (``live_server`` needs them) end with ``flush``, which
+    emits ``post_migrate`` on ``default``, the app role; portfolio.rls then runs
+    ``CREATE OR REPLACE FUNCTION`` as that role and fails with "permission
+    denied for schema public". TRUNCATE leaves policies and grants in place,
+    so there is nothing to re-apply. Package scope: set up before, and torn
+    down after, pytest-django's per-test database fixture and its flush.
+    Remove this once portfolio.rls.post_migrate applies RLS as the owner.
+    """
+    app_config = apps.get_app_config("portfolio")
+    receiver_uid = "portfolio-rls"
+    disconnected = post_migrate.disconnect(sender=app_config, dispatch_uid=receiver_uid)
+    yield
+    if disconnected:
+        from portfolio import rls
+
+        post_migrate.connect(rls.post_migrate, sender=app_config, dispatch_uid=receiver_uid)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    # Assertions (expect) wait as long as actions do: slow CI runners get the
+    # same 10 s for "the heading shows X" as for "click the button".
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    """One Chromium for the session; each test gets its own context from ``page``."""
+    if not chromium_available():
+        # Only reached in CI (elsewhere the tests were skipped at collection).
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM_PATH}, and CI is set, so browser tests "
+            "must run: install it with `apt-get install -y --no-install-recommends "
+            "chromium` in the CI image (or set CHROMIUM_PATH).",
+            pytrace=False,
+        )
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(
+    browser: Browser, live_server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A page in a fresh browser context (no cookies shared between tests).
+
+    Relative URLs resolve against the live server, so ``page.goto("/accounts/login/")``
+    works. On a failing test, a full-page screenshot is saved under test-artifacts/.
+    """
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    report = request.node.stash.get(_call_report, None)
+    if report is not None and report.failed:
+        path = artifact_path(f"{request.node.nodeid}.png")
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        except Exception as exc:  # a broken page must not mask the test's own failure
+            print(f"Could not save a screenshot to {path}: {exc}")
+        else:
+            print(f"Screenshot of the failure: {path}")
+    context.close()

@@ -1,0 +1,246 @@
+"""Every route, every role: another organization's data answers exactly like missing data.
+
+The test enumerates every URL pattern of the project. A pattern with an
+``org_slug`` is tenant-scoped and is walked with every HTTP method by every
+member of organization A (admin, editor, viewer) and by a user with no
+membership, against organization B:
+
+1. B's own URLs (B's slug and B's objects) answer 404;
+2. A's URLs naming B's objects answer exactly what they answer for an object
+   that does not exist (404, or 403/405 when the role or method may not act),
+   and never succeed;
+
+and nothing of B changes. Every other pattern must be on ``NOT_TENANT_SCOPED``
+with the reason it carries no organization's data. A new route that is in
+neither place fails the test, as does a URL parameter with no object to fill it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connections
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from config import database
+from portfolio.models import ApiToken, Invitation, Membership, Role
+from portfolio.services import api_token_create, invitation_create
+from portfolio.tenancy import organization_context
+from tests.conftest import Tenant, client_for
+
+METHODS = ("get", "post", "put", "patch", "delete")
+MISSING_ID = 2_000_000_000
+
+# Routes that are not tenant-scoped, and why they show no organization's data.
+NOT_TENANT_SCOPED = {
+    "": "the user's own organizations, read through their memberships",
+    "accounts/": "login, logout and password flows of the signed-in user",
+    "invitations/<str:token>/": "one invitation, found by its secret link only",
+    "api/v1/schema/": "the OpenAPI schema, the same for everyone",
+    "api/v1/docs/": "the API docs page, the same for everyone",
+    "api/v1/orgs/": "the caller's own organizations (a token: its own one)",
+    "admin/": "the platform admin, for superusers only, with no tenant models",
+}
+
+
+def walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, str | None]]:
+    for p in patterns:
+        route = prefix + str(p.pattern)
+        if isinstance(p, URLResolver):
+            yield from walk(p.url_patterns, route)
+        elif isinstance(p, URLPattern):
+            yield route, p.name
+
+
+def params_of(route: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?(\w+)>", route) + re.findall(r"\(\?P<(\w+)>", route)
+
+
+# Of those, the ones whose whole subtree is covered by the reason.
+NOT_TENANT_SCOPED_PREFIXES = ("accounts/", "admin/")
+
+
+def allow_listed(route: str) -> bool:
+    return route in NOT_TENANT_SCOPED or route.startswith(NOT_TENANT_SCOPED_PREFIXES)
+
+
+def tenant_objects(t: Tenant) -> dict[str, int]:
+    """One object of each kind a URL can name, in tenant ``t``."""
+    with organization_context(t.org.pk):
+        invitation = invitation_create(
+            organization=t.org,
+            email=f"walk@{t.org.slug}.example",
+            role=Role.VIEWER,
+            invited_by=t.admin,
+        ).invitation
+        token = api_token_create(organization=t.org, user=t.viewer, name="walk").token
+        membership = Membership.objects.get(organization=t.org, user=t.viewer)
+    return {"membership": membership.pk, "invitation": invitation.pk, "token": token.pk}
+
+
+# URL parameter -> the kind of object it names. ``pk`` depends on the route.
+PARAM_KINDS: dict[str, str] = {
+    "membership_id": "membership",
+    "invitation_id": "invitation",
+    "token_id": "token",
+}
+PK_KINDS_BY_NAME: dict[str, str] = {
+    "member-detail": "membership",
+    "invitation-detail": "invitation",
+}
+
+
+def kind_of(name: str | None, param: str) -> str:
+    if param == "pk" and name in PK_KINDS_BY_NAME:
+        return PK_KINDS_BY_NAME[name]
+    if param in PARAM_KINDS:
+        return PARAM_KINDS[param]
+    raise AssertionError(
+        f"route {name!r} has a parameter {param!r} that the route walk cannot fill: "
+        "add its object kind to PARAM_KINDS or PK_KINDS_BY_NAME"
+    )
+
+
+def tenant_routes() -> list[tuple[str, str]]:
+    routes = []
+    for route, name in walk(get_resolver().url_patterns):
+        if "org_slug" in params_of(route):
+            assert name, f"tenant route {route} needs a name so the walk can reverse it"
+            routes.append((route, name))
+    return routes
+
+
+def test_every_route_is_walked_or_allow_listed():
+    uncovered = []
+    for route, _name in walk(get_resolver().url_patterns):
+        if "org_slug" not in params_of(route) and not allow_listed(route):
+            uncovered.append(route)
+    assert uncovered == [], (
+        f"routes neither tenant-scoped (with <org_slug>) nor on NOT_TENANT_SCOPED: {uncovered}"
+    )
+    assert len(tenant_routes()) >= 10
+
+
+def url_for(
+    name: str, route: str, slug: str, objects: dict[str, int], override: int | None = None
+) -> str:
+    kwargs: dict[str, object] = {"org_slug": slug}
+    for param in params_of(route):
+        if param != "org_slug":
+            kwargs[param] = override if override is not None else objects[kind_of(name, param)]
+    return reverse(name, kwargs=kwargs)
+
+
+def b_state(b: Tenant) -> tuple:
+    with organization_context(b.org.pk):
+        return (
+            sorted(Membership.objects.filter(organization=b.org).values_list("pk", "role")),
+            sorted(Invitation.objects.filter(organization=b.org).values_list("pk", "revoked_at")),
+            sorted(ApiToken.objects.filter(organization=b.org).values_list("pk", "revoked_at")),
+        )
+
+
+def request(client, method: str, url: str) -> int:
+    send: Callable = getattr(client, method)
+    if method in ("post", "put", "patch"):
+        return send(url, data={}, content_type="application/json").status_code
+    return send(url).status_code
+
+
+def walk_as_members_of_a(tenant_a: Tenant, tenant_b: Tenant, outsider) -> None:
+    a_objects = tenant_objects(tenant_a)
+    b_objects = tenant_objects(tenant_b)
+    before = b_state(tenant_b)
+    users = {
+        "admin": tenant_a.admin,
+        "editor": tenant_a.editor,
+        "viewer": tenant_a.viewer,
+        "no membership": outsider,
+    }
+    failures = []
+    walked = 0
+    for who, user in users.items():
+        client = client_for(user)
+        for route, name in tenant_routes():
+            has_objects = len(params_of(route)) > 1
+            for method in METHODS:
+                # 1. B's slug, B's objects: 404, as for an organization that does not exist.
+                url = url_for(name, route, tenant_b.org.slug, b_objects)
+                status = request(client, method, url)
+                walked += 1
+                if status != 404:
+                    failures.append(f"{who} {method.upper()} {url} -> {status}, expected 404")
+                if not has_objects or who == "no membership":
+                    continue
+                # 2. A's slug naming B's objects: exactly like a missing object.
+                url = url_for(name, route, tenant_a.org.slug, b_objects)
+                missing = url_for(name, route, tenant_a.org.slug, a_objects, override=MISSING_ID)
+                status, expected = request(client, method, url), request(client, method, missing)
+                walked += 1
+                if status != expected or status not in (403, 404, 405):
+                    failures.append(
+                        f"{who} {method.upper()} {url} -> {status}; a missing object -> {expected}"
+                    )
+    assert failures == [], "\n".join(failures)
+    assert walked > 200
+    assert b_state(tenant_b) == before
+
+
+@pytest.mark.django_db
+def test_other_organizations_routes_answer_404_for_every_role(tenant_a, tenant_b, outsider):
+    walk_as_members_of_a(tenant_a, tenant_b, outsider)
+
+
+@contextmanager
+def row_level_security_bypassed() -> Iterator[None]:
+    """Serve requests as the provisioning role, which RLS does not bind.
+
+    With the database wall out of the way, the walk proves that the ORM
+    scoping (the middleware, the view helpers, the API mixin) keeps
+    organizations apart on its own.
+    """
+    srv = database.server()
+    settings_dict = connections["default"].settings_dict
+    saved = settings_dict["USER"], settings_dict["PASSWORD"]
+    connections["default"].close()
+    settings_dict["USER"], settings_dict["PASSWORD"] = srv.admin_user, srv.admin_password
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            )
+            if not cursor.fetchone()[0]:
+                pytest.fail(
+                    f"this test needs DATABASE_URL's user ({srv.admin_user}) to be a superuser "
+                    "or BYPASSRLS, to check the ORM scoping without row-level security"
+                )
+        yield
+    finally:
+        connections["default"].close()
+        settings_dict["USER"], settings_dict["PASSWORD"] = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orm_scoping_alone_keeps_organizations_apart(tenant_a, tenant_b, outsider):
+    with row_level_security_bypassed():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT count(DISTINCT organization_id) FROM portfolio_membership")
+            assert cursor.fetchone()[0] == 2, (
+                "RLS is not bypassed: the walk would prove nothing new"
+            )
+        walk_as_members_of_a(tenant_a, tenant_b, outsider)
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_learn_nothing_about_organizations(client, tenant_a):
+    """Signed out, an existing organization and a missing one answer alike."""
+    objects = tenant_objects(tenant_a)
+    for route, name in tenant_routes():
+        for method in METHODS:
+            real = request(client, method, url_for(name, route, tenant_a.org.slug, objects))
+            fake = request(client, method, url_for(name, route, "no-such-org", objects))
+            assert real == fake, f"{method.upper()} {route}: {real} vs {fake}"
+            assert real in (302, 401, 403), f"{method.upper()} {route} -> {real}"
