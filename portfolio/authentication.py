@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from portfolio.models import ApiToken
 from portfolio.services import api_token_authenticate
+from portfolio.tenancy import set_transaction_context
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
@@ -28,6 +29,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
         token: ApiToken | None = api_token_authenticate(key)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        # The middleware set the context for session users; a token's user is
+        # known only now, so name them in the transaction here (their own
+        # memberships become readable, and nothing else).
+        set_transaction_context(organization_id=None, user_id=token.user_id)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

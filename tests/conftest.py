@@ -17,6 +17,13 @@ from portfolio.tenancy import organization_context
 from tests.factories import PASSWORD, UserFactory, add_member, make_organization
 
 
+def pytest_configure(config) -> None:
+    from django.conf import settings
+
+    # Hashing passwords at production strength would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
     """Create the test database as the owner role and run the tests as the app role.

@@ -13,8 +13,6 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from django.apps import apps
-from django.db.models.signals import post_migrate
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
@@ -46,7 +44,8 @@ DEFAULT_TIMEOUT_MS = 10_000
 # Git-ignored (/test-artifacts/ in .gitignore); CI can upload it on failure.
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-_skipped_for_chromium = pytest.StashKey[int]()
+# How many browser tests were collected without a Chromium to run them.
+_missing_chromium_for = pytest.StashKey[int]()
 _call_report = pytest.StashKey[pytest.TestReport]()
 
 
@@ -66,32 +65,37 @@ def artifact_path(name: str) -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Skipping at collection time keeps the skipped tests from starting the
-    # live server and truncating the database for nothing. In CI the tests stay
-    # in and fail in the ``browser`` fixture instead.
-    if chromium_available() or in_ci():
+    if chromium_available():
         return
-    skipped = 0
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.skip(reason=CHROMIUM_MISSING))
-            skipped += 1
-    config.stash[_skipped_for_chromium] = skipped
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    config.stash[_missing_chromium_for] = len(browser_items)
+    if in_ci():
+        # The tests stay in and fail in the ``browser`` fixture.
+        return
+    # Skipping at collection time keeps the skipped tests from starting the
+    # live server and truncating the database for nothing.
+    for item in browser_items:
+        item.add_marker(pytest.mark.skip(reason=CHROMIUM_MISSING))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     # The per-test skip reason only shows with -rs; say it once, plainly, so
     # `make test` does not pass quietly without having driven a browser.
-    skipped = terminalreporter.config.stash.get(_skipped_for_chromium, 0)
-    if skipped:
+    count = terminalreporter.config.stash.get(_missing_chromium_for, 0)
+    if not count:
+        return
+    if in_ci():
+        terminalreporter.write_sep("-", "browser tests failed: no Chromium", red=True)
+        terminalreporter.write_line(f"{count} browser test(s) need Chromium at {CHROMIUM_PATH}.")
+    else:
         terminalreporter.write_sep("-", "browser tests skipped", yellow=True)
         terminalreporter.write_line(
-            f"{skipped} browser test(s) skipped: no Chromium at {CHROMIUM_PATH}."
+            f"{count} browser test(s) skipped: no Chromium at {CHROMIUM_PATH}."
         )
-        terminalreporter.write_line(
-            "Install it with: apt-get install -y --no-install-recommends chromium"
-            " (or set CHROMIUM_PATH to a Chromium binary)."
-        )
+    terminalreporter.write_line(
+        "Install it with: apt-get install -y --no-install-recommends chromium"
+        " (or set CHROMIUM_PATH to a Chromium binary)."
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -104,28 +108,6 @@ def pytest_runtest_makereport(
     if report.when == "call":
         item.stash[_call_report] = report
     return report
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _no_rls_reapply_on_flush() -> Iterator[None]:
-    """Keep ``flush`` from re-running portfolio's RLS setup as the app role.
-
-    Transactional tests (``live_server`` needs them) end with ``flush``, which
-    emits ``post_migrate`` on ``default``, the app role; portfolio.rls then runs
-    ``CREATE OR REPLACE FUNCTION`` as that role and fails with "permission
-    denied for schema public". TRUNCATE leaves policies and grants in place,
-    so there is nothing to re-apply. Package scope: set up before, and torn
-    down after, pytest-django's per-test database fixture and its flush.
-    Remove this once portfolio.rls.post_migrate applies RLS as the owner.
-    """
-    app_config = apps.get_app_config("portfolio")
-    receiver_uid = "portfolio-rls"
-    disconnected = post_migrate.disconnect(sender=app_config, dispatch_uid=receiver_uid)
-    yield
-    if disconnected:
-        from portfolio import rls
-
-        post_migrate.connect(rls.post_migrate, sender=app_config, dispatch_uid=receiver_uid)
 
 
 @pytest.fixture(scope="session")

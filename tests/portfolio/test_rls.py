@@ -45,7 +45,8 @@ def test_app_role_is_not_superuser_owner_or_bypassrls():
         )
         user, is_super, bypass = cursor.fetchone()
         cursor.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user"
+            "SELECT count(*) FROM pg_tables"
+            " WHERE schemaname = 'public' AND tableowner = current_user"
         )
         owned = cursor.fetchone()[0]
     assert user == database.roles().app
@@ -70,7 +71,7 @@ def test_raw_sql_sees_only_the_current_organizations_rows(seeded):
 
 
 def test_a_member_reads_only_their_own_memberships_across_organizations(seeded):
-    a, b = seeded
+    a, _ = seeded
     set_transaction_context(organization_id=None, user_id=a.admin.pk)
     rows = Membership.objects.values_list("organization_id", "user_id")
     assert list(rows) == [(a.org.pk, a.admin.pk)]

@@ -1,0 +1,145 @@
+"""CSRF enforcement, login lockout, security headers and the sealed API mixin."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from portfolio.apis import OrgScopedAPIMixin
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def csrf_client(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def csrf_token(client: Client, path: str) -> str:
+    html = client.get(path).content.decode()
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+
+
+def test_page_posts_need_the_csrf_token(tenant_a):
+    client = csrf_client(tenant_a.admin)
+    refused = client.post("/o/org-a/members/invite/", {"email": "a@example.com", "role": "viewer"})
+    assert refused.status_code == 403
+    token = csrf_token(client, "/o/org-a/members/")
+    accepted = client.post(
+        "/o/org-a/members/invite/",
+        {"email": "a@example.com", "role": "viewer", "csrfmiddlewaretoken": token},
+    )
+    assert accepted.status_code == 200
+
+
+def test_htmx_posts_carry_the_csrf_token_in_a_header(tenant_a):
+    client = csrf_client(tenant_a.admin)
+    html = client.get("/o/org-a/members/").content.decode()
+    header_token = re.search(r"hx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'", html)[1]
+    answer = client.post(
+        "/o/org-a/members/invite/",
+        {"email": "b@example.com", "role": "viewer"},
+        headers={"X-CSRFToken": header_token, "HX-Request": "true"},
+    )
+    assert answer.status_code == 200
+
+
+def test_api_session_writes_need_csrf_but_token_writes_do_not(tenant_a):
+    client = csrf_client(tenant_a.admin)
+    refused = client.post(
+        "/api/v1/orgs/org-a/invitations/",
+        {"email": "c@example.com"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    page = client_for(tenant_a.admin).post("/o/org-a/tokens/new/", {"name": "script"})
+    key = re.search(r'value="(tl_[^"]+)"', page.content.decode())[1]
+    token_client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Token {key}"})
+    created = token_client.post(
+        "/api/v1/orgs/org-a/invitations/",
+        {"email": "c@example.com"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    assert "/invitations/" in created.json()["url"]
+
+
+def test_login_locks_out_at_the_fifth_failure(client, tenant_a, password):
+    login = reverse("login")
+    for _ in range(4):
+        failed = client.post(login, {"username": "admin@org-a.example", "password": "wrong"})
+        assert failed.status_code == 200
+        assert "did not match" in failed.content.decode()
+    fifth = client.post(login, {"username": "admin@org-a.example", "password": "wrong"})
+    assert fifth.status_code == 429
+    # Locked: even the right password is refused until the cool-off ends.
+    locked = client.post(login, {"username": "admin@org-a.example", "password": password})
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    # Another account from the same address is not locked.
+    other = client.post(login, {"username": "editor@org-a.example", "password": password})
+    assert other.status_code == 302
+
+
+def test_successful_login_resets_the_failure_count(client, tenant_a, password):
+    login = reverse("login")
+    for _ in range(4):
+        client.post(login, {"username": "admin@org-a.example", "password": "wrong"})
+    assert (
+        client.post(login, {"username": "admin@org-a.example", "password": password}).status_code
+        == 302
+    )
+    client.post(reverse("logout"))
+    # Four more failures would have locked the account without the reset.
+    for _ in range(4):
+        client.post(login, {"username": "admin@org-a.example", "password": "wrong"})
+    assert (
+        client.post(login, {"username": "admin@org-a.example", "password": password}).status_code
+        == 302
+    )
+
+
+def test_pages_send_a_nonce_csp_and_use_it_for_scripts(tenant_a):
+    page = client_for(tenant_a.viewer).get("/o/org-a/")
+    csp = page["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", csp)[1]
+    assert "script-src 'self' 'nonce-" in csp
+    assert "unsafe-inline" not in csp
+    scripts = re.findall(r"<script[^>]*>", page.content.decode())
+    assert scripts
+    assert all(f'nonce="{nonce}"' in s for s in scripts)
+    assert page["X-Frame-Options"] == "DENY"
+
+
+def test_signed_out_pages_redirect_to_login(client, tenant_a):
+    answer = client.get("/o/org-a/members/")
+    assert answer.status_code == 302
+    assert answer["Location"].startswith("/accounts/login/?next=/o/org-a/members/")
+
+
+def test_the_django_admin_is_for_superusers_only(tenant_a):
+    staff = tenant_a.admin
+    staff.is_staff = True
+    staff.save()
+    assert client_for(staff).get("/admin/").status_code == 302
+    staff.is_superuser = True
+    staff.save()
+    assert client_for(staff).get("/admin/").status_code == 200
+
+
+def test_org_scoped_api_views_cannot_override_the_scoping():
+    with pytest.raises(TypeError, match="overrides get_queryset"):
+
+        class Leaky(OrgScopedAPIMixin):
+            def get_queryset(self):
+                return None
+
+    with pytest.raises(TypeError, match="overrides get_object"):
+
+        class Leaky2(OrgScopedAPIMixin):
+            def get_object(self):
+                return None
