@@ -104,6 +104,7 @@ def test_admin_invites_a_newcomer_who_signs_up_and_joins(
     with page.expect_response(lambda r: r.url.endswith("/members/invite/")) as answer:
         invitations.get_by_role("button", name="Send invitation").click()
     assert answer.value.status == 200, f"invite answered {answer.value.status}"
+    assert answer.value.request.headers.get("hx-request") == "true", "not sent by htmx"
 
     notice = page.get_by_test_id("invitation-link")
     expect(notice).to_contain_text(f"Invitation created for {NEWCOMER} as editor")
@@ -181,5 +182,17 @@ def test_pages_load_without_csp_violations_or_js_errors(
         assert page.evaluate("typeof htmx") == "object", f"htmx did not load on {path}"
         violations = page.evaluate("window.__cspViolations")
         assert violations == [], f"CSP violations on {path}: {violations}"
+
+    # One htmx round trip too: a swap is where a CSP slip (an inline script or
+    # style in the swapped markup) or a missing CSRF header would show.
+    row = page.locator(f'tr[data-email="{tenant_a.viewer.email}"]')
+    row.get_by_label(f"Role of {tenant_a.viewer.email}").select_option(Role.EDITOR)
+    with page.expect_response(lambda r: r.url.endswith("/role/")) as answer:
+        row.get_by_role("button", name="Change").click()
+    assert answer.value.status == 200, f"role change answered {answer.value.status}"
+    assert answer.value.request.headers.get("hx-request") == "true", "not sent by htmx"
+    expect(page).to_have_url(re.compile(rf"/o/{org.slug}/members/$"))
+    expect(row.get_by_label(f"Role of {tenant_a.viewer.email}")).to_have_value(Role.EDITOR)
+    assert page.evaluate("window.__cspViolations") == []
 
     assert problems == [], "\n".join(problems)
