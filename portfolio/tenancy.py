@@ -27,6 +27,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 
 from portfolio.models import Membership, Organization, Role, role_at_least
 
@@ -153,11 +154,14 @@ class TenantMiddleware:
             user_id = request.user.pk if request.user.is_authenticated else None
             set_transaction_context(organization_id=None, user_id=user_id)
             match = ORG_PATH.match(request.path_info)
-            if match:
-                if user_id is None:
-                    return redirect_to_login(request.get_full_path())
-                enter_organization(request, match["slug"])
-            return self.get_response(request)
+            if not match:
+                return self.get_response(request)
+            if user_id is None:
+                return redirect_to_login(request.get_full_path())
+            membership = enter_organization(request, match["slug"])
+            # Pages show times in the organization's time zone.
+            with timezone.override(membership.organization.time_zone):
+                return self.get_response(request)
 
 
 def require_role(request: HttpRequest, role: str) -> None:

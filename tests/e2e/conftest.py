@@ -16,13 +16,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-# The sync Playwright API runs an asyncio event loop in the main thread for as
-# long as Playwright is started (the whole session here). Django sees that loop
-# and would refuse every ORM call from test code (fixtures, database asserts)
-# with SynchronousOnlyOperation, even in tests run after the browser tests.
-# Nothing here is really async: the ORM calls happen between browser steps.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
 CHROMIUM_MISSING = (
     "Chromium not found: install it with "
@@ -110,18 +103,32 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
+    """Playwright, for the browser tests of this package only.
+
+    The sync API runs an asyncio event loop in the main thread while it is
+    started; Django sees that loop and refuses ORM calls from test code
+    (fixtures, database asserts) with SynchronousOnlyOperation. Nothing here is
+    really async (ORM calls happen between browser steps), hence
+    DJANGO_ALLOW_ASYNC_UNSAFE. It is set only while Playwright runs, not at
+    import: set process-wide, it would leak into the rest of the run and into
+    its subprocesses (``manage.py check --deploy`` then fails with async.E001).
+    Package scope stops Playwright, and unsets the variable, after the last
+    browser test.
+    """
     # Assertions (expect) wait as long as actions do: slow CI runners get the
     # same 10 s for "the heading shows X" as for "click the button".
     expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        yield playwright
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    """One Chromium for the session; each test gets its own context from ``page``."""
+    """One Chromium for the browser tests; each test gets its own context from ``page``."""
     if not chromium_available():
         # Only reached in CI (elsewhere the tests were skipped at collection).
         pytest.fail(
