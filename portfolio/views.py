@@ -164,16 +164,23 @@ def _tokens_context(request: HttpRequest, **extra: object) -> dict:
     return {"tokens": tokens, "form": TokenForm(), **extra}
 
 
+NEW_TOKEN_SESSION_KEY = "new_api_token"
+
+
 @org_view()
 def tokens(request: HttpRequest) -> HttpResponse:
-    return render(request, "portfolio/tokens.html", _tokens_context(request))
+    # A key just created is shown once: it waits in the session for this page
+    # (post/redirect/get, so a refresh cannot mint a second token).
+    new = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+    if new and new.get("organization_id") != request.organization.pk:
+        new = None
+    return render(request, "portfolio/tokens.html", _tokens_context(request, new_token=new))
 
 
 @require_POST
 @org_view()
 def token_create(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
-    new = None
     if form.is_valid():
         try:
             new = services.api_token_create(
@@ -182,14 +189,13 @@ def token_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("name", exc)
         else:
-            form = TokenForm()
-    status = 200 if form.is_valid() or new is not None or request.htmx else 400
-    return render(
-        request,
-        "portfolio/tokens.html",
-        _tokens_context(request, form=form, new_token=new),
-        status=status,
-    )
+            request.session[NEW_TOKEN_SESSION_KEY] = {
+                "organization_id": request.organization.pk,
+                "name": new.token.name,
+                "key": new.key,
+            }
+            return redirect("tokens", org_slug=request.organization.slug)
+    return render(request, "portfolio/tokens.html", _tokens_context(request, form=form), status=400)
 
 
 @require_POST

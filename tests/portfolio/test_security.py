@@ -56,8 +56,9 @@ def test_api_session_writes_need_csrf_but_token_writes_do_not(tenant_a):
     )
     assert refused.status_code == 403
     assert "CSRF" in refused.json()["detail"]
-    page = client_for(tenant_a.admin).post("/o/org-a/tokens/new/", {"name": "script"})
-    key = re.search(r'value="(tl_[^"]+)"', page.content.decode())[1]
+    admin = client_for(tenant_a.admin)
+    admin.post("/o/org-a/tokens/new/", {"name": "script"})
+    key = re.search(r'value="(tl_[^"]+)"', admin.get("/o/org-a/tokens/").content.decode())[1]
     token_client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Token {key}"})
     created = token_client.post(
         "/api/v1/orgs/org-a/invitations/",
@@ -113,6 +114,16 @@ def test_pages_send_a_nonce_csp_and_use_it_for_scripts(tenant_a):
     assert scripts
     assert all(f'nonce="{nonce}"' in s for s in scripts)
     assert page["X-Frame-Options"] == "DENY"
+
+
+def test_the_api_docs_page_alone_allows_inline_styles(client, tenant_a):
+    docs = client.get("/api/v1/docs/")
+    assert docs.status_code == 200
+    assert "style-src 'self' 'unsafe-inline'" in docs["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in docs["Content-Security-Policy"] or (
+        "script-src 'self'" in docs["Content-Security-Policy"]
+    )
+    assert "unsafe-inline" not in client.get("/accounts/login/")["Content-Security-Policy"]
 
 
 def test_signed_out_pages_redirect_to_login(client, tenant_a):

@@ -15,9 +15,14 @@ pytestmark = pytest.mark.django_db
 
 
 def create_token(user, slug: str = "org-a", name: str = "nightly import") -> str:
-    page = client_for(user).post(f"/o/{slug}/tokens/new/", {"name": name})
-    assert page.status_code == 200
-    return re.search(r'value="(tl_[^"]+)"', page.content.decode())[1]
+    client = client_for(user)
+    created = client.post(f"/o/{slug}/tokens/new/", {"name": name})
+    assert created.status_code == 302
+    page = client.get(created["Location"])
+    key = re.search(r'value="(tl_[^"]+)"', page.content.decode())[1]
+    # Shown once: the next visit no longer has it.
+    assert key not in client.get(created["Location"]).content.decode()
+    return key
 
 
 def api(key: str) -> Client:
