@@ -164,7 +164,7 @@ def _tokens_context(request: HttpRequest, **extra: object) -> dict:
     return {"tokens": tokens, "form": TokenForm(), **extra}
 
 
-NEW_TOKEN_SESSION_KEY = "new_api_token"
+NEW_TOKEN_SESSION_KEY = "new_api_token"  # noqa: S105 - a session key name
 
 
 @org_view()
