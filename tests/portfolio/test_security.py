@@ -154,3 +154,46 @@ def test_org_scoped_api_views_cannot_override_the_scoping():
         class Leaky2(OrgScopedAPIMixin):
             def get_object(self):
                 return None
+
+
+def test_password_reset_mails_a_link_that_sets_a_new_password(client, tenant_a):
+    from django.core import mail
+
+    answer = client.post(reverse("password_reset"), {"email": "viewer@org-a.example"})
+    assert answer.status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+/)", mail.outbox[0].body)[1]
+    form = client.get(link, follow=True)
+    assert "Choose a new password" in form.content.decode()
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "Another-g00d-pass", "new_password2": "Another-g00d-pass"},
+    )
+    assert done.status_code == 302
+    login = client.post(
+        reverse("login"), {"username": "viewer@org-a.example", "password": "Another-g00d-pass"}
+    )
+    assert login.status_code == 302
+
+
+def test_password_change_needs_the_old_password(tenant_a, password):
+    client = client_for(tenant_a.editor)
+    wrong = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "nope",
+            "new_password1": "Fresh-pass-2026",
+            "new_password2": "Fresh-pass-2026",
+        },
+    )
+    assert wrong.status_code == 200
+    assert "Your old password was entered incorrectly" in wrong.content.decode()
+    right = client.post(
+        reverse("password_change"),
+        {
+            "old_password": password,
+            "new_password1": "Fresh-pass-2026",
+            "new_password2": "Fresh-pass-2026",
+        },
+    )
+    assert right.status_code == 302
