@@ -36,3 +36,11 @@ def make_organization(slug: str, *, name: str | None = None, admin=None) -> Orga
 def add_member(organization: Organization, user, role: str = Role.VIEWER) -> Membership:
     with organization_context(organization.pk):
         return Membership.objects.create(organization=organization, user=user, role=role)
+
+
+def invite(organization: Organization, email: str, *, by, role: str = Role.VIEWER):
+    """Invite ``email`` through the service, acting for the organization."""
+    from portfolio.services import invitation_create
+
+    with organization_context(organization.pk):
+        return invitation_create(organization=organization, email=email, role=role, invited_by=by)

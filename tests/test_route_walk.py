@@ -26,10 +26,11 @@ from django.db import connections
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from config import database
-from portfolio.models import ApiToken, Invitation, Membership, Role
-from portfolio.services import api_token_create, invitation_create
+from portfolio.models import ApiToken, Invitation, Membership
+from portfolio.services import api_token_create
 from portfolio.tenancy import organization_context
 from tests.conftest import Tenant, client_for
+from tests.factories import invite
 
 METHODS = ("get", "post", "put", "patch", "delete")
 MISSING_ID = 2_000_000_000
@@ -69,13 +70,8 @@ def allow_listed(route: str) -> bool:
 
 def tenant_objects(t: Tenant) -> dict[str, int]:
     """One object of each kind a URL can name, in tenant ``t``."""
+    invitation = invite(t.org, f"walk@{t.org.slug}.example", by=t.admin).invitation
     with organization_context(t.org.pk):
-        invitation = invitation_create(
-            organization=t.org,
-            email=f"walk@{t.org.slug}.example",
-            role=Role.VIEWER,
-            invited_by=t.admin,
-        ).invitation
         token = api_token_create(organization=t.org, user=t.viewer, name="walk").token
         membership = Membership.objects.get(organization=t.org, user=t.viewer)
     return {"membership": membership.pk, "invitation": invitation.pk, "token": token.pk}

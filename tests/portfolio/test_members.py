@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portfolio.models import Invitation, Membership, Role
-from portfolio.services import invitation_create, membership_change_role, membership_remove
+from portfolio.services import membership_change_role, membership_remove
 from portfolio.tenancy import organization_context
 from tests.conftest import client_for
-from tests.factories import UserFactory, add_member
+from tests.factories import UserFactory, add_member, invite
 
 pytestmark = pytest.mark.django_db
 
@@ -180,13 +180,7 @@ def test_members_page_query_count_does_not_grow_with_members(tenant_a):
 
 
 def test_invitation_accept_by_signing_up(client, tenant_a):
-    with organization_context(tenant_a.org.pk):
-        new = invitation_create(
-            organization=tenant_a.org,
-            email="fresh@example.com",
-            role=Role.EDITOR,
-            invited_by=tenant_a.admin,
-        )
+    new = invite(tenant_a.org, "fresh@example.com", by=tenant_a.admin, role=Role.EDITOR)
     path = new.url.removeprefix("http://127.0.0.1:8000")
     page = client.get(path)
     assert "Create your account" in page.content.decode()
@@ -202,13 +196,7 @@ def test_invitation_accept_by_signing_up(client, tenant_a):
 
 
 def test_invitation_accept_when_signed_in_needs_the_invited_email(tenant_a, tenant_b):
-    with organization_context(tenant_a.org.pk):
-        new = invitation_create(
-            organization=tenant_a.org,
-            email="admin@org-b.example",
-            role=Role.VIEWER,
-            invited_by=tenant_a.admin,
-        )
+    new = invite(tenant_a.org, "admin@org-b.example", by=tenant_a.admin, role=Role.VIEWER)
     path = new.url.removeprefix("http://127.0.0.1:8000")
     wrong = client_for(tenant_b.editor).post(path)
     assert wrong.status_code == 400
@@ -220,13 +208,7 @@ def test_invitation_accept_when_signed_in_needs_the_invited_email(tenant_a, tena
 
 def test_unknown_or_revoked_invitation_links_are_refused(client, tenant_a):
     assert client.get("/invitations/nonsense/").status_code == 404
-    with organization_context(tenant_a.org.pk):
-        new = invitation_create(
-            organization=tenant_a.org,
-            email="x@example.com",
-            role=Role.VIEWER,
-            invited_by=tenant_a.admin,
-        )
+    new = invite(tenant_a.org, "x@example.com", by=tenant_a.admin, role=Role.VIEWER)
     client_for(tenant_a.admin).post(f"/o/org-a/invitations/{new.invitation.pk}/revoke/")
     assert client.get(new.url.removeprefix("http://127.0.0.1:8000")).status_code == 404
 

@@ -6,8 +6,9 @@ from django.db import connection, connections
 from config import database
 from portfolio import rls
 from portfolio.models import ApiToken, Invitation, Membership, Role
-from portfolio.services import api_token_create, invitation_create
+from portfolio.services import api_token_create
 from portfolio.tenancy import organization_context, set_transaction_context
+from tests.factories import invite
 
 pytestmark = pytest.mark.django_db(databases=["default", "migrator"])
 
@@ -27,13 +28,8 @@ def org_ids(table: str) -> set[int]:
 @pytest.fixture
 def seeded(tenant_a, tenant_b):
     for t in (tenant_a, tenant_b):
+        invite(t.org, f"new@{t.org.slug}.example", by=t.admin)
         with organization_context(t.org.pk):
-            invitation_create(
-                organization=t.org,
-                email=f"new@{t.org.slug}.example",
-                role=Role.VIEWER,
-                invited_by=t.admin,
-            )
             api_token_create(organization=t.org, user=t.admin, name="ci")
     return tenant_a, tenant_b
 

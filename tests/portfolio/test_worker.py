@@ -18,8 +18,8 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from portfolio.models import Invitation, Role
-from portfolio.services import invitation_create
 from portfolio.tenancy import organization_context
+from tests.factories import invite
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -76,13 +76,7 @@ def test_a_real_worker_processes_a_task_queued_on_commit(tenant_a, worker):
     conf.task_always_eager, conf.task_default_queue = False, queue
     try:
         # The service queues the mail task when its transaction commits.
-        with organization_context(tenant_a.org.pk):
-            invitation = invitation_create(
-                organization=tenant_a.org,
-                email="worker@example.com",
-                role=Role.VIEWER,
-                invited_by=tenant_a.admin,
-            )
+        invitation = invite(tenant_a.org, "worker@example.com", by=tenant_a.admin, role=Role.VIEWER)
     finally:
         conf.task_always_eager, conf.task_default_queue = saved
     deadline = time.monotonic() + 90
