@@ -55,7 +55,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
+    "django_filters",
+    "simple_history",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -80,6 +83,8 @@ MIDDLEWARE = [
     # One transaction per request, with the user and organization set in it
     # for row-level security; resolves request.organization for /o/<slug>/.
     "portfolio.tenancy.TenantMiddleware",
+    # Records who made each change in the model's history tables.
+    "simple_history.middleware.HistoryRequestMiddleware",
     # django-axes must come last: it turns a locked-out login into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]

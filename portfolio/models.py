@@ -6,9 +6,10 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -50,6 +51,21 @@ class OrgOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ModelEntity(OrgOwned):
+    """Abstract base of the organization's model (portfolio, value streams,
+    journeys, OKRs): every change is kept in a history table (who, what, when)."""
+
+    history = HistoricalRecords(inherit=True)
+
+    class Meta:
+        abstract = True
+
+
+def org_unique(*fields: str, name: str) -> models.UniqueConstraint:
+    """A uniqueness rule within one organization (the constraint leads with it)."""
+    return models.UniqueConstraint(fields=["organization", *fields], name=name)
 
 
 class Role(models.TextChoices):
@@ -160,3 +176,184 @@ class ApiToken(OrgOwned):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- The portfolio -------------------------------------------------------------
+
+DEFAULT_LAYERS = [
+    "Business products",
+    "Business services",
+    "Experience",
+    "IT portfolio",
+    "Common services",
+    "Platforms",
+    "IT4IT and infrastructure",
+]
+
+
+class Layer(ModelEntity):
+    """A row of the portfolio map, ordered top (business) to bottom (infrastructure)."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [org_unique("name", name="layer_org_name_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(ModelEntity):
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [org_unique("slug", name="team_org_slug_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductFamily(ModelEntity):
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "product families"
+        constraints = [org_unique("slug", name="productfamily_org_slug_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(ModelEntity):
+    family = models.ForeignKey(ProductFamily, on_delete=models.PROTECT, related_name="products")
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    layer = models.ForeignKey(Layer, on_delete=models.PROTECT, related_name="products")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [org_unique("slug", name="product_org_slug_uniq")]
+        indexes = [models.Index(fields=["organization", "family"], name="product_org_family_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ComponentKind(models.TextChoices):
+    APP = "app", "App"
+    SERVICE = "service", "Service"
+    PLATFORM = "platform", "Platform"
+
+
+class Component(ModelEntity):
+    """An app, service or platform on a layer, owned by a team, optionally part of a product."""
+
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=ComponentKind.choices, default=ComponentKind.APP)
+    layer = models.ForeignKey(Layer, on_delete=models.PROTECT, related_name="components")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="components")
+    product = models.ForeignKey(
+        Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="components"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [org_unique("slug", name="component_org_slug_uniq")]
+        indexes = [
+            models.Index(fields=["organization", "layer"], name="component_org_layer_idx"),
+            models.Index(fields=["organization", "team"], name="component_org_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- OKRs ------------------------------------------------------------------------
+
+quarter_validator = RegexValidator(r"^\d{4}-Q[1-4]$", "Use a quarter such as 2026-Q3.")
+
+
+class Objective(ModelEntity):
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    title = models.CharField(max_length=300)
+    quarter = models.CharField(max_length=7, validators=[quarter_validator])
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    value_streams = models.ManyToManyField(
+        "streams.ValueStream", through="ObjectiveValueStream", related_name="objectives"
+    )
+    journeys = models.ManyToManyField(
+        "journeys.Journey", through="ObjectiveJourney", related_name="objectives"
+    )
+
+    class Meta:
+        ordering = ["quarter", "title", "id"]
+        constraints = [org_unique("slug", name="objective_org_slug_uniq")]
+        indexes = [
+            models.Index(fields=["organization", "quarter"], name="objective_org_quarter_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ObjectiveValueStream(ModelEntity):
+    objective = models.ForeignKey(Objective, on_delete=models.CASCADE)
+    value_stream = models.ForeignKey("streams.ValueStream", on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            org_unique("objective", "value_stream", name="objectivevaluestream_uniq"),
+        ]
+
+
+class ObjectiveJourney(ModelEntity):
+    objective = models.ForeignKey(Objective, on_delete=models.CASCADE)
+    journey = models.ForeignKey("journeys.Journey", on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [org_unique("objective", "journey", name="objectivejourney_uniq")]
+
+
+class KeyResult(ModelEntity):
+    """A key result: manual check-ins, or a linked metric of a value stream or journey."""
+
+    objective = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="key_results")
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    title = models.CharField(max_length=300)
+    baseline = models.FloatField()
+    target = models.FloatField()
+    unit = models.CharField(max_length=30, blank=True)
+    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0)])
+    metric_value_stream = models.ForeignKey(
+        "streams.ValueStream", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    metric_journey = models.ForeignKey(
+        "journeys.Journey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    metric_key = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering = ["objective", "id"]
+        constraints = [
+            org_unique("objective", "slug", name="keyresult_org_objective_slug_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(metric_value_stream__isnull=True)
+                | models.Q(metric_journey__isnull=True),
+                name="keyresult_one_metric_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -101,7 +101,11 @@ def apply(using: str = "migrator") -> None:
 
 
 def post_migrate(sender, using: str, **kwargs) -> None:
+    """After every migrate: same-organization keys, then RLS and grants."""
+    from portfolio import org_keys
+
     # Only the owner may alter tables. The app role also emits post_migrate when
-    # a test flushes its database; the policies are already in place then.
+    # a test flushes its database; everything is already in place then.
     if connections[using].settings_dict["USER"] == database.roles().owner:
+        org_keys.apply(using=using)
         apply(using=using)

@@ -1,0 +1,128 @@
+"""Customer journeys: ordered stages with touchpoints, emotions, pain points and opportunities."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from portfolio.models import Component, ModelEntity, Product, org_unique, slug_validator
+
+EMOTION_VALIDATORS = [MinValueValidator(-2), MaxValueValidator(2)]
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    APP = "app", "App"
+    PHONE = "phone", "Phone"
+    BRANCH = "branch", "Branch"
+    EMAIL = "email", "Email"
+    LETTER = "letter", "Letter"
+    AGENT = "agent", "Agent"
+    CHAT = "chat", "Chat"
+    OTHER = "other", "Other"
+
+
+class Journey(ModelEntity):
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    persona = models.CharField(max_length=200, blank=True)
+    product = models.ForeignKey(
+        Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="journeys"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [org_unique("slug", name="journey_org_slug_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JourneyStage(ModelEntity):
+    """A stage of a journey. Exactly one stage each is the entry, work-start and
+    conversion stage (DOMAIN.md: by default the first, second and last)."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0)
+    emotion = models.SmallIntegerField(null=True, blank=True, validators=EMOTION_VALIDATORS)
+    pain_points = ArrayField(models.TextField(), default=list, blank=True)
+    opportunities = ArrayField(models.TextField(), default=list, blank=True)
+    is_entry = models.BooleanField(default=False)
+    is_work_start = models.BooleanField(default=False)
+    is_conversion = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["journey", "position", "id"]
+        constraints = [
+            org_unique("journey", "slug", name="journeystage_org_journey_slug_uniq"),
+            # At most one of each flag per journey; the services make it exactly one.
+            models.UniqueConstraint(
+                fields=["organization", "journey"],
+                condition=models.Q(is_entry=True),
+                name="journeystage_one_entry",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "journey"],
+                condition=models.Q(is_work_start=True),
+                name="journeystage_one_work_start",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "journey"],
+                condition=models.Q(is_conversion=True),
+                name="journeystage_one_conversion",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(emotion__gte=-2, emotion__lte=2) | models.Q(emotion=None),
+                name="journeystage_emotion_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Touchpoint(ModelEntity):
+    """Where the customer meets the organization in a stage; served by components
+    and by a stage of a value stream."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="touchpoints")
+    stage = models.ForeignKey(JourneyStage, on_delete=models.CASCADE, related_name="touchpoints")
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    emotion = models.SmallIntegerField(null=True, blank=True, validators=EMOTION_VALIDATORS)
+    position = models.PositiveIntegerField(default=0)
+    value_stream_stage = models.ForeignKey(
+        "streams.Stage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touchpoints",
+    )
+    components = models.ManyToManyField(
+        Component, through="TouchpointComponent", related_name="touchpoints"
+    )
+
+    class Meta:
+        ordering = ["stage__position", "position", "id"]
+        constraints = [
+            org_unique("journey", "slug", name="touchpoint_org_journey_slug_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(emotion__gte=-2, emotion__lte=2) | models.Q(emotion=None),
+                name="touchpoint_emotion_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TouchpointComponent(ModelEntity):
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE)
+    component = models.ForeignKey(Component, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [org_unique("touchpoint", "component", name="touchpointcomponent_uniq")]
