@@ -30,6 +30,9 @@ class Journey(ModelEntity):
     product = models.ForeignKey(
         Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="journeys"
     )
+    # The stage flags someone set on purpose (is_entry, is_work_start,
+    # is_conversion); the others follow DOMAIN.md's defaults as stages change.
+    explicit_flags = ArrayField(models.CharField(max_length=20), default=list, blank=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -126,3 +129,6 @@ class TouchpointComponent(ModelEntity):
 
     class Meta:
         constraints = [org_unique("touchpoint", "component", name="touchpointcomponent_uniq")]
+
+    def __str__(self) -> str:
+        return f"touchpoint {self.touchpoint_id} → component {self.component_id}"

@@ -317,6 +317,9 @@ class ObjectiveValueStream(ModelEntity):
             org_unique("objective", "value_stream", name="objectivevaluestream_uniq"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.objective_id} → value stream {self.value_stream_id}"
+
 
 class ObjectiveJourney(ModelEntity):
     objective = models.ForeignKey(Objective, on_delete=models.CASCADE)
@@ -324,6 +327,9 @@ class ObjectiveJourney(ModelEntity):
 
     class Meta:
         constraints = [org_unique("objective", "journey", name="objectivejourney_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.objective_id} → journey {self.journey_id}"
 
 
 class KeyResult(ModelEntity):

@@ -57,7 +57,8 @@ def apply(using: str = "migrator") -> None:
             key = _name(target, "organization_id", "id_key")
             if key not in indexes:
                 cursor.execute(
-                    f"CREATE UNIQUE INDEX IF NOT EXISTS {qn(key)} ON {qn(target)} (organization_id, id)"
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {qn(key)} "
+                    f"ON {qn(target)} (organization_id, id)"
                 )
                 indexes.add(key)
             name = _name(table, column, "same_org")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,14 +19,21 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from portfolio.entities import entity_save, links_set, positions_renumber
 from portfolio.models import (
+    DEFAULT_LAYERS,
     ApiToken,
     Invitation,
+    KeyResult,
+    Layer,
     Membership,
+    Objective,
+    ObjectiveJourney,
+    ObjectiveValueStream,
     Organization,
     Role,
     slug_validator,
@@ -83,6 +91,7 @@ def organization_create(
         raise ValidationError(f"The slug '{slug}' is taken.") from exc
     set_transaction_context(organization_id=org.pk, user_id=admin.pk)
     Membership.objects.create(organization=org, user=admin, role=Role.ADMIN)
+    layers_create_defaults(organization=org)
     return org
 
 
@@ -283,3 +292,111 @@ def api_token_authenticate(key: str) -> ApiToken | None:
             last_used_at=timezone.now()
         )
     return token
+
+
+# --- The portfolio ---------------------------------------------------------------
+
+
+@transaction.atomic
+def layers_create_defaults(*, organization: Organization) -> list[Layer]:
+    """Give an organization DOMAIN.md's seven default layers (those it lacks)."""
+    existing = set(Layer.objects.filter(organization=organization).values_list("name", flat=True))
+    start = Layer.objects.filter(organization=organization).count()
+    created = []
+    for name in DEFAULT_LAYERS:
+        if name not in existing:
+            created.append(
+                entity_save(
+                    Layer(name=name, position=start + len(created)), organization=organization
+                )
+            )
+    return created
+
+
+@transaction.atomic
+def layer_save(*, organization: Organization, layer: Layer) -> Layer:
+    if layer.pk is None and not layer.position:
+        layer.position = Layer.objects.filter(organization=organization).count()
+    return entity_save(layer, organization=organization)
+
+
+@transaction.atomic
+def layers_reorder(*, organization: Organization, ordered_ids: list[int]) -> None:
+    positions_renumber(Layer.objects.filter(organization=organization), ordered_ids)
+
+
+# --- OKRs --------------------------------------------------------------------------
+
+
+def _check_no_cycle(instance: models.Model, parent_field: str, what: str) -> None:
+    """Refuse a parent that is the instance itself or one of its descendants."""
+    seen = set()
+    node = getattr(instance, parent_field)
+    while node is not None:
+        if instance.pk is not None and node.pk == instance.pk:
+            raise ValidationError({parent_field: f"A {what} cannot descend from itself."})
+        if node.pk in seen:
+            break
+        seen.add(node.pk)
+        node = getattr(node, parent_field)
+
+
+@transaction.atomic
+def objective_save(
+    *,
+    organization: Organization,
+    objective: Objective,
+    value_streams: Iterable | None = None,
+    journeys: Iterable | None = None,
+) -> Objective:
+    _check_no_cycle(objective, "parent", "objective")
+    entity_save(objective, organization=organization)
+    if value_streams is not None:
+        links_set(
+            organization=organization,
+            link_model=ObjectiveValueStream,
+            owner_field="objective",
+            owner=objective,
+            target_field="value_stream",
+            targets=value_streams,
+        )
+    if journeys is not None:
+        links_set(
+            organization=organization,
+            link_model=ObjectiveJourney,
+            owner_field="objective",
+            owner=objective,
+            target_field="journey",
+            targets=journeys,
+        )
+    return objective
+
+
+@transaction.atomic
+def key_result_save(*, organization: Organization, key_result: KeyResult) -> KeyResult:
+    """Save a key result; a linked metric must name one subject and a key of its kind."""
+    from metrics.definitions import METRICS, Subject, keys_for
+
+    subject = None
+    if key_result.metric_value_stream_id and key_result.metric_journey_id:
+        raise ValidationError(
+            "A key result's metric belongs to a value stream or a journey, not both."
+        )
+    if key_result.metric_value_stream_id:
+        subject = Subject.VALUE_STREAM
+    elif key_result.metric_journey_id:
+        subject = Subject.JOURNEY
+    if subject is None and key_result.metric_key:
+        raise ValidationError({"metric_key": "Name the value stream or journey this metric is of."})
+    if subject is not None:
+        metric = METRICS.get(key_result.metric_key)
+        if metric is None or metric.subject != subject:
+            raise ValidationError(
+                {
+                    "metric_key": f"'{key_result.metric_key}' is not a {subject.replace('_', ' ')} "
+                    f"metric; use one of {', '.join(keys_for(subject))}."
+                }
+            )
+    if key_result.baseline == key_result.target:
+        raise ValidationError({"target": "The target must differ from the baseline."})
+    return entity_save(key_result, organization=organization)

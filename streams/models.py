@@ -71,6 +71,9 @@ class StageComponent(ModelEntity):
     class Meta:
         constraints = [org_unique("stage", "component", name="stagecomponent_uniq")]
 
+    def __str__(self) -> str:
+        return f"stage {self.stage_id} → component {self.component_id}"
+
 
 class StatusMapping(ModelEntity):
     """How one tool status (e.g. "In Review") maps to a state category, per value stream."""

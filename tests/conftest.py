@@ -96,7 +96,10 @@ class Tenant:
 
 def _tenant(slug: str) -> Tenant:
     admin = UserFactory(email=f"admin@{slug}.example")
-    org = make_organization(slug, name=f"Org {slug.upper()}", admin=admin)
+    # Creating an organization leaves the transaction acting for it; restore
+    # whatever context the test had, whatever the order fixtures run in.
+    with organization_context(None):
+        org = make_organization(slug, name=f"Org {slug.upper()}", admin=admin)
     editor = UserFactory(email=f"editor@{slug}.example")
     viewer = UserFactory(email=f"viewer@{slug}.example")
     add_member(org, editor, Role.EDITOR)
