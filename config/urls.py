@@ -24,9 +24,11 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("o/<slug:org_slug>/", include("portfolio.urls")),
+    path("o/<slug:org_slug>/streams/", include("streams.urls")),
+    path("o/<slug:org_slug>/journeys/", include("journeys.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/v1/docs/", api_docs, name="api_docs"),
     path("api/v1/orgs/", apis.OrganizationListAPI.as_view(), name="api_organizations"),
-    path("api/v1/orgs/<slug:org_slug>/", include("portfolio.api_urls")),
+    path("api/v1/orgs/<slug:org_slug>/", include("config.api_urls")),
     path("admin/", admin.site.urls),
 ]

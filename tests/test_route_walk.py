@@ -68,13 +68,32 @@ def allow_listed(route: str) -> bool:
     return route in NOT_TENANT_SCOPED or route.startswith(NOT_TENANT_SCOPED_PREFIXES)
 
 
+def _membership(t: Tenant) -> int:
+    with organization_context(t.org.pk):
+        return Membership.objects.get(organization=t.org, user=t.viewer).pk
+
+
+def _invitation(t: Tenant) -> int:
+    return invite(t.org, f"walk@{t.org.slug}.example", by=t.admin).invitation.pk
+
+
+def _token(t: Tenant) -> int:
+    with organization_context(t.org.pk):
+        return api_token_create(organization=t.org, user=t.viewer, name="walk").token.pk
+
+
+# Object kind -> how to make one in a tenant (returns its id). Add a kind here
+# when a route names a new kind of object.
+OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
+    "membership": _membership,
+    "invitation": _invitation,
+    "token": _token,
+}
+
+
 def tenant_objects(t: Tenant) -> dict[str, int]:
     """One object of each kind a URL can name, in tenant ``t``."""
-    invitation = invite(t.org, f"walk@{t.org.slug}.example", by=t.admin).invitation
-    with organization_context(t.org.pk):
-        token = api_token_create(organization=t.org, user=t.viewer, name="walk").token
-        membership = Membership.objects.get(organization=t.org, user=t.viewer)
-    return {"membership": membership.pk, "invitation": invitation.pk, "token": token.pk}
+    return {kind: make(t) for kind, make in OBJECT_MAKERS.items()}
 
 
 # URL parameter -> the kind of object it names. ``pk`` depends on the route.

@@ -1,4 +1,4 @@
-"""Journey rules: exactly one entry, work-start and conversion stage; touchpoints in their journey."""
+"""Journey rules: one entry, work-start and conversion stage; touchpoints in their journey."""
 
 import pytest
 from django.core.exceptions import ValidationError

@@ -1,0 +1,1 @@
+"""Pages for journeys: list, journey map with touchpoints and the emotion curve."""
