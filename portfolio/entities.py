@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -133,3 +135,36 @@ def positions_renumber(queryset: models.QuerySet, ordered_ids: list[int]) -> Non
         if row.position != position:
             row.position = position
             row.save(update_fields=["position"])
+
+
+@dataclass(frozen=True)
+class Change:
+    date: datetime
+    user: str | None
+    type: str  # "+" created, "~" changed, "-" deleted
+    changed: list[str]
+
+
+def history_of(instance: ModelEntity, *, limit: int = 20) -> list[Change]:
+    """The entity's latest changes, newest first, each with the fields it changed.
+
+    One query: consecutive records are compared in memory.
+    """
+    records = list(
+        instance.history.select_related("history_user").order_by("-history_date", "-history_id")[
+            : limit + 1
+        ]
+    )
+    changes = []
+    for record, previous in zip(records, [*records[1:], None], strict=True):
+        if len(changes) == limit:
+            break
+        changed = []
+        if record.history_type == "~" and previous is not None:
+            changed = [
+                str(instance._meta.get_field(c.field).verbose_name)
+                for c in record.diff_against(previous).changes
+            ]
+        user = record.history_user.email if record.history_user else None
+        changes.append(Change(record.history_date, user, record.history_type, changed))
+    return changes

@@ -8,7 +8,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from portfolio.models import ApiToken, Invitation, Membership, Organization, Role
+from portfolio.models import (
+    ApiToken,
+    Component,
+    Invitation,
+    Layer,
+    Membership,
+    Organization,
+    Product,
+    Role,
+)
 
 
 def memberships_of_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
@@ -69,3 +78,44 @@ def organization_counts(*, organization: Organization) -> OrganizationCounts:
         pending_invitations=invitations_pending(organization=organization).count(),
         active_tokens=ApiToken.objects.filter(organization=organization, revoked_at=None).count(),
     )
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One layer of the portfolio map: its products and components, by product family."""
+
+    layer: Layer
+    groups: list[tuple[str, list[Product], list[Component]]]
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(products or components for _, products, components in self.groups)
+
+
+def portfolio_map(*, organization: Organization) -> list[MapRow]:
+    """Layers top to bottom; in each, products and components grouped by product
+    family (components outside any product under "No product"). Three queries."""
+    layers = list(Layer.objects.filter(organization=organization))
+    products = list(
+        Product.objects.filter(organization=organization)
+        .select_related("family")
+        .order_by("family__name", "name")
+    )
+    components = list(
+        Component.objects.filter(organization=organization)
+        .select_related("team", "product__family")
+        .order_by("name")
+    )
+    rows = []
+    for layer in layers:
+        groups: dict[str, tuple[list[Product], list[Component]]] = {}
+        for product in products:
+            if product.layer_id == layer.pk:
+                groups.setdefault(product.family.name, ([], []))[0].append(product)
+        for component in components:
+            if component.layer_id == layer.pk:
+                family = component.product.family.name if component.product else "No product"
+                groups.setdefault(family, ([], []))[1].append(component)
+        ordered = sorted(groups.items(), key=lambda kv: (kv[0] == "No product", kv[0]))
+        rows.append(MapRow(layer=layer, groups=[(name, p, c) for name, (p, c) in ordered]))
+    return rows

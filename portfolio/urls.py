@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portfolio import views
+from portfolio import entity_views, views
 
 urlpatterns = [
     path("", views.org_home, name="org_home"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    *entity_views.urlpatterns(),
 ]

@@ -1,3 +1,30 @@
+from django.urls import path
 
+from streams import views
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.stream_list, name="stream_list"),
+    path("tree/", views.stream_tree, name="stream_tree"),
+    path("<int:value_stream_id>/", views.stream_detail, name="stream_detail"),
+    path("<int:value_stream_id>/map/", views.stream_map, name="stream_map"),
+    path("<int:value_stream_id>/delete/", views.stream_delete, name="stream_delete"),
+    path("<int:value_stream_id>/status-map/", views.status_map, name="stream_status_map"),
+    path("<int:value_stream_id>/stages/", views.stage_add, name="stage_add"),
+    path("<int:value_stream_id>/stages/reorder/", views.stages_reorder, name="stages_reorder"),
+    path(
+        "<int:value_stream_id>/stages/<int:vs_stage_id>/", views.stage_rename, name="stage_rename"
+    ),
+    path(
+        "<int:value_stream_id>/stages/<int:vs_stage_id>/move/", views.stage_move, name="stage_move"
+    ),
+    path(
+        "<int:value_stream_id>/stages/<int:vs_stage_id>/delete/",
+        views.stage_delete,
+        name="stage_delete",
+    ),
+    path(
+        "<int:value_stream_id>/stages/<int:vs_stage_id>/components/",
+        views.stage_components,
+        name="stage_components",
+    ),
+]

@@ -82,12 +82,117 @@ def _token(t: Tenant) -> int:
         return api_token_create(organization=t.org, user=t.viewer, name="walk").token.pk
 
 
+_MODELS: dict[int, dict[str, int]] = {}
+
+
+def _model(t: Tenant) -> dict[str, int]:
+    """One object of each model entity in tenant ``t`` (built once per tenant)."""
+    if t.org.pk in _MODELS:
+        return _MODELS[t.org.pk]
+    from journeys.models import Journey, JourneyStage, Touchpoint
+    from journeys.services import journey_save, journey_stage_save, touchpoint_save
+    from portfolio.entities import entity_save
+    from portfolio.models import (
+        Component,
+        KeyResult,
+        Layer,
+        Objective,
+        Product,
+        ProductFamily,
+        Team,
+    )
+    from portfolio.services import key_result_save, objective_save
+    from streams.models import ValueStream
+    from streams.services import stage_add, stage_components_set, value_stream_save
+
+    org = t.org
+    with organization_context(org.pk):
+        layer = Layer.objects.filter(organization=org).first()
+        team = entity_save(Team(slug="walk-team", name="Walk team"), organization=org)
+        family = entity_save(ProductFamily(slug="walk-family", name="Family"), organization=org)
+        product = entity_save(
+            Product(slug="walk-product", name="Product", family=family, layer=layer),
+            organization=org,
+        )
+        component = entity_save(
+            Component(slug="walk-api", name="API", layer=layer, team=team, product=product),
+            organization=org,
+        )
+        stream = value_stream_save(
+            organization=org, value_stream=ValueStream(slug="walk-vs", name="Walk stream")
+        )
+        stage = stage_add(organization=org, value_stream=stream, name="Build")
+        stage_components_set(organization=org, stage=stage, components=[component])
+        journey = journey_save(organization=org, journey=Journey(slug="walk-j", name="Journey"))
+        jstage = journey_stage_save(
+            organization=org, stage=JourneyStage(journey=journey, name="Apply")
+        )
+        touchpoint = touchpoint_save(
+            organization=org,
+            touchpoint=Touchpoint(stage=jstage, name="Web form", value_stream_stage=stage),
+            components=[component],
+        )
+        objective = objective_save(
+            organization=org,
+            objective=Objective(slug="walk-o", title="Objective", quarter="2026-Q3"),
+            value_streams=[stream],
+        )
+        key_result = key_result_save(
+            organization=org,
+            key_result=KeyResult(
+                objective=objective,
+                slug="walk-kr",
+                title="KR",
+                baseline=10,
+                target=5,
+                metric_value_stream=stream,
+                metric_key="flow_time_median_days",
+            ),
+        )
+    _MODELS[org.pk] = {
+        "layer": layer.pk,
+        "team": team.pk,
+        "family": family.pk,
+        "product": product.pk,
+        "component": component.pk,
+        "value_stream": stream.pk,
+        "vs_stage": stage.pk,
+        "journey": journey.pk,
+        "journey_stage": jstage.pk,
+        "touchpoint": touchpoint.pk,
+        "objective": objective.pk,
+        "key_result": key_result.pk,
+    }
+    return _MODELS[org.pk]
+
+
+def _of_model(kind: str) -> Callable[[Tenant], int]:
+    return lambda t: _model(t)[kind]
+
+
 # Object kind -> how to make one in a tenant (returns its id). Add a kind here
 # when a route names a new kind of object.
 OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
     "membership": _membership,
     "invitation": _invitation,
     "token": _token,
+    **{
+        kind: _of_model(kind)
+        for kind in (
+            "layer",
+            "team",
+            "family",
+            "product",
+            "component",
+            "value_stream",
+            "vs_stage",
+            "journey",
+            "journey_stage",
+            "touchpoint",
+            "objective",
+            "key_result",
+        )
+    },
 }
 
 
@@ -101,6 +206,18 @@ PARAM_KINDS: dict[str, str] = {
     "membership_id": "membership",
     "invitation_id": "invitation",
     "token_id": "token",
+    "layer_id": "layer",
+    "team_id": "team",
+    "family_id": "family",
+    "product_id": "product",
+    "component_id": "component",
+    "value_stream_id": "value_stream",
+    "vs_stage_id": "vs_stage",
+    "journey_id": "journey",
+    "journey_stage_id": "journey_stage",
+    "touchpoint_id": "touchpoint",
+    "objective_id": "objective",
+    "key_result_id": "key_result",
 }
 PK_KINDS_BY_NAME: dict[str, str] = {
     "member-detail": "membership",
