@@ -65,6 +65,10 @@ def stream_list(request: HttpRequest) -> HttpResponse:
         "can_edit": _can_edit(request),
         "querystring": request.GET.copy(),
         "has_any": qs.exists() if not page.object_list else True,
+        "parents": ValueStream.objects.filter(organization=org, children__isnull=False)
+        .distinct()
+        .order_by("name")
+        .values_list("slug", "name"),
     }
     template = "streams/list.html#results" if request.htmx else "streams/list.html"
     return render(request, template, context, status=status)

@@ -193,3 +193,17 @@ def test_detail_shows_history(tenant_a):
     html = client.get(f"/o/org-a/streams/{stream.pk}/").content.decode()
     assert "editor@org-a.example" in html
     assert "changed name" in html
+
+
+def test_list_filters_by_parent(tenant_a):
+    top = make_stream(tenant_a.org, "dental", kind="business")
+    make_stream(tenant_a.org, "claims", parent=top)
+    make_stream(tenant_a.org, "other")
+    client = client_for(tenant_a.viewer)
+    html = client.get("/o/org-a/streams/?parent=dental").content.decode()
+    assert ">Claims</a>" in html
+    assert ">Other</a>" not in html
+    assert '<option value="dental"' in html
+    html = client.get("/o/org-a/streams/?parent=none").content.decode()
+    assert ">Other</a>" in html
+    assert ">Claims</a>" not in html
