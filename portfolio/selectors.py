@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Subquery
 from django.utils import timezone
 
 from portfolio.models import (
@@ -14,9 +14,11 @@ from portfolio.models import (
     Invitation,
     Layer,
     Membership,
+    Objective,
     Organization,
     Product,
     Role,
+    Team,
 )
 
 
@@ -62,10 +64,15 @@ class OrganizationCounts:
     viewers: int
     pending_invitations: int
     active_tokens: int
+    model: dict[str, int]
+
+    @property
+    def model_empty(self) -> bool:
+        return not self.model["value streams"] and not self.model["journeys"]
 
 
 def organization_counts(*, organization: Organization) -> OrganizationCounts:
-    from django.db.models import Count, Q
+    from django.db.models import Q
 
     roles = Membership.objects.filter(organization=organization).aggregate(
         members=Count("pk"),
@@ -77,7 +84,39 @@ def organization_counts(*, organization: Organization) -> OrganizationCounts:
         **roles,
         pending_invitations=invitations_pending(organization=organization).count(),
         active_tokens=ApiToken.objects.filter(organization=organization, revoked_at=None).count(),
+        model=model_counts(organization=organization),
     )
+
+
+def model_counts(*, organization: Organization) -> dict[str, int]:
+    """How many of each entity of the model the organization has, in one query."""
+    from journeys.models import Journey, Touchpoint
+    from streams.models import Stage, ValueStream
+
+    kinds = {
+        "value streams": ValueStream,
+        "stages": Stage,
+        "journeys": Journey,
+        "touchpoints": Touchpoint,
+        "components": Component,
+        "products": Product,
+        "teams": Team,
+        "layers": Layer,
+        "objectives": Objective,
+    }
+    first, *rest = [
+        model.objects.filter(organization=organization)
+        .values("organization")
+        .annotate(n=Count("pk"))
+        .values("n")
+        for model in kinds.values()
+    ]
+    row = (
+        Organization.objects.filter(pk=organization.pk)
+        .values(**{f"k{i}": Subquery(qs[:1]) for i, qs in enumerate([first, *rest])})
+        .get()
+    )
+    return {name: row[f"k{i}"] or 0 for i, name in enumerate(kinds)}
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,25 @@ def test_login_redirects_to_the_organization(client, tenant_a, password):
     )
     assert answer.status_code == 302
     assert client.get("/", follow=False)["Location"] == "/o/org-a/"
+
+
+def test_org_home_counts_the_model_in_constant_queries(tenant_a):
+    from streams.models import ValueStream
+    from streams.services import stage_add, value_stream_save
+
+    client = client_for(tenant_a.viewer)
+    html = client.get("/o/org-a/").content.decode()
+    assert re.search(r'<span class="num">7</span><span class="label">layers</span>', html)
+    assert "Start from a template" in html
+    with CaptureQueriesContext(connection) as ctx:
+        client.get("/o/org-a/")
+    before = len(ctx.captured_queries)
+    with organization_context(tenant_a.org.pk):
+        vs = value_stream_save(organization=tenant_a.org, value_stream=ValueStream(slug="v", name="V"))
+        for name in ("A", "B", "C"):
+            stage_add(organization=tenant_a.org, value_stream=vs, name=name)
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get("/o/org-a/").content.decode()
+    assert len(ctx.captured_queries) == before
+    assert re.search(r'<span class="num">3</span><span class="label">stages</span>', html)
+    assert "Start from a template" not in html
