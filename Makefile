@@ -38,7 +38,8 @@ run: migrate
 	$(PY) manage.py seed_demo
 	@echo ""
 	@echo "  Throughline is starting at http://$(HOST):$(PORT)/"
-	@echo "  Sign in at http://$(HOST):$(PORT)/accounts/login/ as admin@demo.example / throughline-demo"
+	@echo "  Sign in at http://$(HOST):$(PORT)/accounts/login/ as admin@acme-health.example / throughline-demo"
+	@echo "  (also editor@acme-health.example and viewer@acme-health.example, same password)"
 	@echo "  (web server, Celery worker and beat below; Ctrl-C stops them all)"
 	@echo ""
 	HOST=$(HOST) PORT=$(PORT) .venv/bin/honcho start -f Procfile

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from streams import views
+from streams import template_views, views
 
 urlpatterns = [
     path("", views.stream_list, name="stream_list"),
     path("tree/", views.stream_tree, name="stream_tree"),
+    path("templates/", template_views.stream_templates, name="stream_templates"),
     path("<int:value_stream_id>/", views.stream_detail, name="stream_detail"),
     path("<int:value_stream_id>/map/", views.stream_map, name="stream_map"),
     path("<int:value_stream_id>/delete/", views.stream_delete, name="stream_delete"),

@@ -1,40 +1,454 @@
+"""``seed_demo``: create or refresh the demo organization, Acme Health.
+
+Acme Health is a health insurer built from the dental insurance template
+(streams.templates): a portfolio on every layer, the dental business value stream
+cascading to team-level delivery streams, and the "get cover" and "make a claim"
+journeys, with an admin, an editor and a viewer. Everything is upserted by slug
+through the services, so a second run changes nothing (no history rows) and a run
+after someone edited the demo brings what the seed names back to the seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from journeys.models import Channel
 from portfolio import services
-from portfolio.models import Membership, Organization, Role
+from portfolio.models import ComponentKind, Membership, Organization, Role
 from portfolio.tenancy import organization_context
+from streams.templates import (
+    DELIVERY_STATUS_MAPPING,
+    SOFTWARE_DELIVERY_STAGES,
+    TEMPLATES,
+    ComponentSpec,
+    FamilySpec,
+    JourneySpec,
+    JourneyStageSpec,
+    ModelSpec,
+    ProductSpec,
+    StreamSpec,
+    TeamSpec,
+    TemplateResult,
+    TouchpointSpec,
+    model_apply,
+)
 
-DEMO_SLUG = "demo"
-DEMO_ADMIN_EMAIL = "admin@demo.example"
-DEMO_ADMIN_PASSWORD = "throughline-demo"  # noqa: S105 - a published demo login
-DEMO_MEMBERS = [("editor@demo.example", Role.EDITOR), ("viewer@demo.example", Role.VIEWER)]
+DEMO_SLUG = "acme-health"
+DEMO_NAME = "Acme Health"
+DEMO_TIME_ZONE = "Australia/Sydney"
+DEMO_PASSWORD = "throughline-demo"  # noqa: S105 - a published demo login
+DEMO_ADMIN_EMAIL = "admin@acme-health.example"
+DEMO_EDITOR_EMAIL = "editor@acme-health.example"
+DEMO_VIEWER_EMAIL = "viewer@acme-health.example"
+DEMO_USERS = [
+    (DEMO_ADMIN_EMAIL, Role.ADMIN),
+    (DEMO_EDITOR_EMAIL, Role.EDITOR),
+    (DEMO_VIEWER_EMAIL, Role.VIEWER),
+]
+
+# --- The portfolio (DOMAIN.md, "The portfolio"), top layer to bottom ---------------------
+
+TEAMS = (
+    TeamSpec("claims-team", "Claims team"),
+    TeamSpec("policy-team", "Policy team"),
+    TeamSpec("digital-team", "Digital channels team"),
+    TeamSpec("member-services-team", "Member services team"),
+    TeamSpec("platform-team", "Platform team"),
+    TeamSpec("data-team", "Data team"),
+)
+
+FAMILIES = (
+    FamilySpec(
+        "health-insurance",
+        "Health insurance",
+        (
+            ProductSpec("dental", "Dental cover"),
+            ProductSpec("hospital", "Hospital cover"),
+            ProductSpec("extras", "Extras cover"),
+        ),
+    ),
+    FamilySpec(
+        "wellbeing",
+        "Wellbeing",
+        (
+            ProductSpec("wellbeing-program", "Wellbeing program"),
+            ProductSpec("telehealth", "Telehealth"),
+        ),
+    ),
+)
+
+APP, SERVICE, PLATFORM = ComponentKind.APP, ComponentKind.SERVICE, ComponentKind.PLATFORM
+PRODUCTS, SERVICES, EXPERIENCE = "Business products", "Business services", "Experience"
+IT, COMMON, PLATFORMS, INFRA = (
+    "IT portfolio",
+    "Common services",
+    "Platforms",
+    "IT4IT and infrastructure",
+)
+
+COMPONENTS = (
+    ComponentSpec(
+        "dental-plans", "Dental plan catalogue", PRODUCTS, "policy-team", SERVICE, "dental"
+    ),
+    ComponentSpec(
+        "claims-benefits", "Claims and benefits", SERVICES, "claims-team", SERVICE, "dental"
+    ),
+    ComponentSpec("dentist-network", "Dentist network", SERVICES, "claims-team", SERVICE, "dental"),
+    ComponentSpec(
+        "wellbeing-rewards",
+        "Wellbeing rewards",
+        SERVICES,
+        "digital-team",
+        SERVICE,
+        "wellbeing-program",
+    ),
+    ComponentSpec("web-app", "Member website", EXPERIENCE, "digital-team", APP),
+    ComponentSpec("mobile-app", "Member mobile app", EXPERIENCE, "digital-team", APP),
+    ComponentSpec("quote-and-join", "Online quote and join", EXPERIENCE, "digital-team", APP),
+    ComponentSpec("call-centre-crm", "Call-centre CRM", EXPERIENCE, "member-services-team", APP),
+    ComponentSpec("claims-api", "Claims API", IT, "claims-team", SERVICE, "dental"),
+    ComponentSpec("claims-assessment", "Claims assessment engine", IT, "claims-team", SERVICE),
+    ComponentSpec("policy-admin", "Policy admin system", IT, "policy-team", APP),
+    ComponentSpec("payments", "Payments", IT, "policy-team", SERVICE),
+    ComponentSpec("identity", "Identity and auth", COMMON, "platform-team", SERVICE),
+    ComponentSpec("notifications", "Notifications", COMMON, "platform-team", SERVICE),
+    ComponentSpec("document-store", "Document store", COMMON, "platform-team", SERVICE),
+    ComponentSpec("data-platform", "Data platform", PLATFORMS, "data-team", PLATFORM),
+    ComponentSpec(
+        "integration-platform", "Integration platform", PLATFORMS, "platform-team", PLATFORM
+    ),
+    ComponentSpec(
+        "marketing-platform", "Marketing automation", PLATFORMS, "digital-team", PLATFORM
+    ),
+    ComponentSpec("ci-cd", "CI/CD pipelines", INFRA, "platform-team", PLATFORM),
+    ComponentSpec("observability", "Observability", INFRA, "platform-team", PLATFORM),
+    ComponentSpec("cloud", "Cloud landing zone", INFRA, "platform-team", PLATFORM),
+)
+
+# --- Value streams: the dental template's stream, on the portfolio, and its teams' streams
+
+# Each stage of the business stream crosses three or more layers (DOMAIN.md).
+DENTAL_STAGE_COMPONENTS = {
+    "awareness": (
+        "dental-plans",
+        "web-app",
+        "quote-and-join",
+        "marketing-platform",
+        "data-platform",
+    ),
+    "onboarding": (
+        "dental-plans",
+        "quote-and-join",
+        "mobile-app",
+        "policy-admin",
+        "payments",
+        "identity",
+        "notifications",
+    ),
+    "policy-management": (
+        "claims-benefits",
+        "dentist-network",
+        "mobile-app",
+        "call-centre-crm",
+        "claims-api",
+        "claims-assessment",
+        "document-store",
+        "integration-platform",
+    ),
+    "wellbeing": ("wellbeing-rewards", "mobile-app", "notifications", "data-platform"),
+    "retention": (
+        "dental-plans",
+        "web-app",
+        "call-centre-crm",
+        "policy-admin",
+        "payments",
+        "notifications",
+        "data-platform",
+    ),
+}
+
+
+def _delivery(slug: str, name: str, team: str, develop: tuple[str, ...]) -> StreamSpec:
+    """A team's delivery stream: the software delivery template's stages on its components."""
+    components = {
+        "develop": develop,
+        "build": ("ci-cd",),
+        "test": (*develop, "observability"),
+        "deploy": ("ci-cd", "cloud", "observability"),
+    }
+    return StreamSpec(
+        slug=slug,
+        name=name,
+        kind="team",
+        parent="dental",
+        description=f"The {team}'s delivery of its changes to production.",
+        stages=tuple(replace(s, components=components[s.slug]) for s in SOFTWARE_DELIVERY_STAGES),
+        status_mapping=DELIVERY_STATUS_MAPPING,
+    )
+
+
+TEAM_STREAMS = (
+    _delivery(
+        "claims-delivery",
+        "Claims delivery",
+        "claims team",
+        ("claims-api", "claims-assessment", "claims-benefits"),
+    ),
+    _delivery(
+        "digital-channels-delivery",
+        "Digital channels delivery",
+        "digital channels team",
+        ("web-app", "mobile-app", "quote-and-join"),
+    ),
+    _delivery(
+        "policy-platform-delivery",
+        "Policy platform delivery",
+        "policy team",
+        ("policy-admin", "payments", "dental-plans"),
+    ),
+)
+
+# --- Journeys ------------------------------------------------------------------------
+
+GET_COVER_COMPONENTS = {
+    "search-ads": ("marketing-platform", "web-app"),
+    "dentist-referral": ("dentist-network",),
+    "plan-comparison": ("web-app", "dental-plans"),
+    "online-quote": ("quote-and-join", "dental-plans"),
+    "online-application": ("quote-and-join", "policy-admin", "payments", "identity"),
+    "sales-call": ("call-centre-crm", "policy-admin"),
+    "welcome-pack": ("notifications", "document-store", "policy-admin"),
+    "app-registration": ("mobile-app", "identity"),
+    "find-dentist": ("mobile-app", "dentist-network"),
+    "check-up-reminders": ("notifications", "data-platform"),
+}
+
+MAKE_A_CLAIM = JourneySpec(
+    slug="make-a-claim",
+    name="Make a claim",
+    persona="Young family",
+    product="dental",
+    stages=(
+        JourneyStageSpec(
+            slug="incident",
+            name="Dental visit",
+            emotion=-1,
+            pain_points=("An unexpected gap to pay at the dentist",),
+            opportunities=("Show the expected gap before treatment",),
+            touchpoints=(
+                TouchpointSpec(
+                    "claim-at-the-chair",
+                    "Claim on the spot at the dentist",
+                    Channel.AGENT,
+                    "dental/policy-management",
+                    0,
+                    ("claims-benefits", "claims-api", "integration-platform"),
+                ),
+            ),
+        ),
+        JourneyStageSpec(
+            slug="lodge",
+            name="Lodge claim",
+            emotion=0,
+            pain_points=("Photos of receipts are often rejected as unreadable",),
+            opportunities=("Read the receipt automatically and confirm the amounts",),
+            touchpoints=(
+                TouchpointSpec(
+                    "claim-in-app",
+                    "Claim in the app",
+                    Channel.APP,
+                    "dental/policy-management",
+                    0,
+                    ("mobile-app", "claims-api", "document-store", "identity"),
+                ),
+                TouchpointSpec(
+                    "claim-by-phone",
+                    "Claim by phone",
+                    Channel.PHONE,
+                    "dental/policy-management",
+                    -1,
+                    ("call-centre-crm", "claims-api"),
+                ),
+            ),
+        ),
+        JourneyStageSpec(
+            slug="assessment",
+            name="Assessment",
+            emotion=-2,
+            pain_points=(
+                "No news for up to ten days while the claim is assessed",
+                "Asked again for documents already sent",
+                "Every claim over $300 waits for a manual review",
+            ),
+            opportunities=(
+                "Approve routine claims automatically",
+                "Live claim status in the app",
+            ),
+            touchpoints=(
+                TouchpointSpec(
+                    "claim-status",
+                    "Check the claim status",
+                    Channel.APP,
+                    "dental/policy-management",
+                    -2,
+                    ("mobile-app", "claims-api"),
+                ),
+                TouchpointSpec(
+                    "more-information",
+                    "Request for more information",
+                    Channel.EMAIL,
+                    "dental/policy-management",
+                    -2,
+                    ("notifications", "claims-assessment", "document-store"),
+                ),
+                TouchpointSpec(
+                    "status-call",
+                    "Call to chase the claim",
+                    Channel.PHONE,
+                    "dental/policy-management",
+                    -2,
+                    ("call-centre-crm", "claims-assessment"),
+                ),
+            ),
+        ),
+        JourneyStageSpec(
+            slug="decision",
+            name="Decision",
+            emotion=0,
+            pain_points=("The benefit statement does not say why an item was not paid",),
+            opportunities=("Explain each item paid or declined in plain words",),
+            touchpoints=(
+                TouchpointSpec(
+                    "benefit-statement",
+                    "Benefit statement",
+                    Channel.EMAIL,
+                    "dental/policy-management",
+                    0,
+                    ("notifications", "claims-assessment", "document-store"),
+                ),
+            ),
+        ),
+        JourneyStageSpec(
+            slug="payment",
+            name="Payment",
+            emotion=1,
+            pain_points=("The refund takes three days to reach the bank account",),
+            opportunities=("Pay refunds in real time",),
+            touchpoints=(
+                TouchpointSpec(
+                    "refund-paid",
+                    "Refund paid notification",
+                    Channel.APP,
+                    "dental/policy-management",
+                    1,
+                    ("payments", "notifications", "mobile-app"),
+                ),
+                TouchpointSpec(
+                    "claim-survey",
+                    "How did we do? survey",
+                    Channel.EMAIL,
+                    "dental/retention",
+                    0,
+                    ("notifications", "data-platform"),
+                ),
+            ),
+        ),
+    ),
+)
+
+
+def demo_model() -> ModelSpec:
+    """The dental insurance template, drawn on Acme Health's portfolio and extended with
+    its team streams and the claim journey. It names everything the template names, so
+    applying the template to the demo afterwards adds nothing."""
+    dental = TEMPLATES["dental-insurance"].model
+    (stream,) = dental.value_streams
+    stream = replace(
+        stream,
+        owner_email=DEMO_EDITOR_EMAIL,
+        stages=tuple(replace(s, components=DENTAL_STAGE_COMPONENTS[s.slug]) for s in stream.stages),
+    )
+    (get_cover,) = dental.journeys
+    get_cover = replace(
+        get_cover,
+        name="Get dental cover",
+        product="dental",
+        stages=tuple(
+            replace(
+                stage,
+                touchpoints=tuple(
+                    replace(tp, components=GET_COVER_COMPONENTS[tp.slug])
+                    for tp in stage.touchpoints
+                ),
+            )
+            for stage in get_cover.stages
+        ),
+    )
+    return ModelSpec(
+        teams=TEAMS,
+        families=FAMILIES,
+        components=COMPONENTS,
+        value_streams=(stream, *TEAM_STREAMS),
+        journeys=(get_cover, MAKE_A_CLAIM),
+    )
+
+
+def _demo_user(email: str) -> AbstractBaseUser:
+    user, created = services.user_get_or_create(email=email, password=DEMO_PASSWORD)
+    # The printed login must work, even after someone changed the password.
+    if not created and not user.check_password(DEMO_PASSWORD):
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def demo_seed() -> tuple[Organization, TemplateResult]:
+    """Create or refresh Acme Health: its members, then its model (upserted by slug)."""
+    users = {email: _demo_user(email) for email, _ in DEMO_USERS}
+    org = Organization.objects.filter(slug=DEMO_SLUG).first()
+    if org is None:
+        with organization_context(None):
+            org = services.organization_create(
+                slug=DEMO_SLUG,
+                name=DEMO_NAME,
+                admin=users[DEMO_ADMIN_EMAIL],
+                time_zone=DEMO_TIME_ZONE,
+            )
+    elif (org.name, org.time_zone) != (DEMO_NAME, DEMO_TIME_ZONE):
+        org.name, org.time_zone = DEMO_NAME, DEMO_TIME_ZONE
+        org.save(update_fields=["name", "time_zone"])
+    with organization_context(org.pk):
+        for email, role in DEMO_USERS:
+            membership = Membership.objects.filter(organization=org, user=users[email]).first()
+            if membership is None:
+                Membership.objects.create(organization=org, user=users[email], role=role)
+            elif membership.role != role:
+                membership.role = role
+                membership.save(update_fields=["role"])
+        services.layers_create_defaults(organization=org)
+        result = model_apply(organization=org, model=demo_model(), name=DEMO_NAME, overwrite=True)
+    return org, result
 
 
 class Command(BaseCommand):
-    help = "Creates or refreshes the demo organization and its members. Idempotent."
+    help = (
+        "Creates or refreshes the demo organization Acme Health (acme-health): its portfolio, "
+        "value streams, journeys and an admin, an editor and a viewer. Idempotent."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with transaction.atomic():
-            admin, _ = services.user_get_or_create(
-                email=DEMO_ADMIN_EMAIL, password=DEMO_ADMIN_PASSWORD
-            )
-            org = Organization.objects.filter(slug=DEMO_SLUG).first()
-            if org is None:
-                org = services.organization_create(
-                    slug=DEMO_SLUG,
-                    name="Demo Health Insurance",
-                    admin=admin,
-                    time_zone="Australia/Sydney",
-                )
-            with organization_context(org.pk):
-                for email, role in [(DEMO_ADMIN_EMAIL, Role.ADMIN), *DEMO_MEMBERS]:
-                    user, _ = services.user_get_or_create(email=email, password=DEMO_ADMIN_PASSWORD)
-                    Membership.objects.update_or_create(
-                        organization=org, user=user, defaults={"role": role}
-                    )
+        try:
+            org, _ = demo_seed()
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
-            f"demo organization '{org.slug}': sign in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
+            f"demo organization '{org.slug}': sign in as {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD} "
+            f"(also {DEMO_EDITOR_EMAIL}, {DEMO_VIEWER_EMAIL})"
         )
