@@ -1,11 +1,28 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from journeys import apis as journey_apis
 from portfolio import apis
+from portfolio import entity_apis as portfolio_apis
+from streams import apis as stream_apis
 
 router = SimpleRouter()
 router.register("members", apis.MemberViewSet, basename="member")
 router.register("invitations", apis.InvitationViewSet, basename="invitation")
+# The organization's model; route names are "<basename>-list", "<basename>-detail",
+# "<basename>-history" (tests/test_route_walk.py names each one's object kind).
+router.register("layers", portfolio_apis.LayerViewSet, basename="layer")
+router.register("teams", portfolio_apis.TeamViewSet, basename="team")
+router.register("product-families", portfolio_apis.ProductFamilyViewSet, basename="productfamily")
+router.register("products", portfolio_apis.ProductViewSet, basename="product")
+router.register("components", portfolio_apis.ComponentViewSet, basename="component")
+router.register("value-streams", stream_apis.ValueStreamViewSet, basename="valuestream")
+router.register("stages", stream_apis.StageViewSet, basename="stage")
+router.register("journeys", journey_apis.JourneyViewSet, basename="journey")
+router.register("journey-stages", journey_apis.JourneyStageViewSet, basename="journeystage")
+router.register("touchpoints", journey_apis.TouchpointViewSet, basename="touchpoint")
+router.register("objectives", portfolio_apis.ObjectiveViewSet, basename="objective")
+router.register("key-results", portfolio_apis.KeyResultViewSet, basename="keyresult")
 
 urlpatterns = [
     path("", apis.OrganizationDetailAPI.as_view(), name="api_organization"),

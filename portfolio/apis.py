@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from portfolio import selectors, services
@@ -230,3 +241,181 @@ class InvitationViewSet(
 
     def perform_destroy(self, instance: Invitation) -> None:
         services.invitation_revoke(organization=self.organization, invitation=instance)
+
+
+# --- Shared by the model's API (portfolio.entity_apis, streams.apis, journeys.apis) ---
+
+
+def api_error(
+    exc: DjangoValidationError, *, fields: Mapping[str, str] | None = None
+) -> ApiValidationError:
+    """A service's ValidationError as DRF's 400, keyed by the API's field names.
+
+    ``fields`` renames model fields to the API's names (``owner`` -> ``owner_email``).
+    An organization-scoped uniqueness error is put on the field that clashes,
+    without naming the organization. Errors with no field stay under ``detail``,
+    as ``as_api_error`` answers.
+    """
+    if not hasattr(exc, "error_dict"):
+        return as_api_error(exc)
+    fields = fields or {}
+    body: dict[str, list[str]] = {}
+    for name, errors in exc.error_dict.items():
+        for error in errors:
+            key, messages = name, error.messages
+            params = error.params or {}
+            if error.code == "unique_together" and "unique_check" in params:
+                unique = [f for f in params["unique_check"] if f != "organization"]
+                meta = params["model_class"]._meta
+                labels = " and ".join(str(meta.get_field(f).verbose_name) for f in unique)
+                key = unique[-1]
+                messages = [f"A {meta.verbose_name} with this {labels} already exists."]
+            key = fields.get(key, key)
+            if key == NON_FIELD_ERRORS:
+                key = api_settings.NON_FIELD_ERRORS_KEY
+            body.setdefault(key, []).extend(messages)
+    return ApiValidationError(body)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class OrgRelatedField(serializers.RelatedField):
+    """A reference to one of the request organization's objects by its natural key.
+
+    The queryset is always the organization's (serializer context
+    "organization"), so another organization's object fails exactly like a
+    missing one: "'x' is not a team." A key of several parts, such as a value
+    stream stage's ``keys=("value_stream__slug", "slug")``, is written with
+    slashes: ``"dental/onboarding"``.
+    """
+
+    default_error_messages = {
+        "does_not_exist": "'{value}' is not a {kind}.",
+        "invalid": "Name the {kind} with a string.",
+    }
+
+    def __init__(
+        self, model: type[Model], *, keys: tuple[str, ...] = ("slug",), kind: str = "", **kwargs
+    ) -> None:
+        self.model, self.keys = model, keys
+        self.kind = kind or str(model._meta.verbose_name)
+        if not kwargs.get("read_only"):
+            # Never used: get_queryset() builds the organization's queryset per request.
+            kwargs["queryset"] = model._default_manager.none()
+        if len(keys) == 1:
+            kwargs.setdefault("help_text", f"The {self.kind}'s {keys[0]}.")
+        super().__init__(**kwargs)
+
+    def scope(self, queryset: QuerySet, organization: Organization) -> QuerySet:
+        return queryset.filter(organization=organization)
+
+    def get_queryset(self) -> QuerySet:
+        organization = self.context.get("organization")
+        queryset = self.model._default_manager.all()
+        return queryset.none() if organization is None else self.scope(queryset, organization)
+
+    def to_internal_value(self, data: Any) -> Model:
+        if not isinstance(data, str) or not data:
+            self.fail("invalid", kind=self.kind)
+        parts = data.split("/", len(self.keys) - 1) if len(self.keys) > 1 else [data]
+        obj = None
+        if len(parts) == len(self.keys):
+            lookup = dict(zip(self.keys, parts, strict=True))
+            obj = self.get_queryset().filter(**lookup).order_by("pk").first()
+        if obj is None:
+            self.fail("does_not_exist", value=data, kind=self.kind)
+        return obj
+
+    def to_representation(self, value: Model) -> str:
+        parts = []
+        for key in self.keys:
+            obj = value
+            for attr in key.split("__"):
+                obj = getattr(obj, attr)
+            parts.append(str(obj))
+        return "/".join(parts)
+
+
+class OrgMemberField(OrgRelatedField):
+    """A member of the request's organization, by email (case-insensitive)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        kwargs.setdefault("help_text", "The email of a member of the organization.")
+        super().__init__(get_user_model(), keys=("email",), kind="member", **kwargs)
+
+    def scope(self, queryset: QuerySet, organization: Organization) -> QuerySet:
+        return queryset.filter(memberships__organization=organization)
+
+    def to_internal_value(self, data: Any) -> Model:
+        if not isinstance(data, str) or not data:
+            self.fail("invalid", kind=self.kind)
+        obj = self.get_queryset().filter(email__iexact=data.strip()).order_by("pk").first()
+        if obj is None:
+            self.fail("does_not_exist", value=data, kind=self.kind)
+        return obj
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong.")
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """The body of a 400: described by ``ValidationErrorScheme`` below."""
+
+
+class ValidationErrorScheme(OpenApiSerializerExtension):
+    target_class = ValidationErrorSerializer
+
+    def get_name(self, auto_schema: AutoSchema, direction: str) -> str:
+        return "ValidationError"
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict:
+        messages = {"type": "array", "items": {"type": "string"}}
+        return {
+            "type": "object",
+            "description": (
+                "The input's problems: each key is the field at fault (`non_field_errors` "
+                "for several fields together, `detail` for the request as a whole) and "
+                "holds its messages; a nested field (an object's key, a list's index) "
+                "holds an object of the same shape."
+            ),
+            "properties": {"detail": messages, "non_field_errors": messages},
+            "additionalProperties": {"oneOf": [messages, {"type": "object"}]},
+            "example": {"team": ["'claims-team' is not a team."]},
+        }
+
+
+class OrgAPISchema(AutoSchema):
+    """Documents the errors every org-scoped operation can answer, with their bodies."""
+
+    errors: ClassVar[dict[str, str]] = {
+        "401": "Not signed in, or the token is unknown or revoked.",
+        "403": "The caller's role may not do this (viewers read; editors and admins write).",
+        "404": "No such organization (or the caller is not a member), or no such object in it.",
+    }
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None or "{org_slug}" not in self.path:
+            return operation
+        responses = operation.setdefault("responses", {})
+        listing = getattr(self.view, "action", None) == "list"
+        if self.method not in SAFE_METHODS or listing:
+            responses.setdefault(
+                "400",
+                self._error(
+                    ValidationErrorSerializer,
+                    "Invalid input (or a filter value); nothing was changed.",
+                ),
+            )
+        for code, description in self.errors.items():
+            responses.setdefault(code, self._error(ErrorSerializer, description))
+        return operation
+
+    def _error(self, serializer: type[serializers.Serializer], description: str) -> dict:
+        component = self.resolve_serializer(serializer, "response")
+        return {
+            "content": {"application/json": {"schema": component.ref}},
+            "description": description,
+        }

@@ -222,6 +222,27 @@ PARAM_KINDS: dict[str, str] = {
 PK_KINDS_BY_NAME: dict[str, str] = {
     "member-detail": "membership",
     "invitation-detail": "invitation",
+    # The model's API (config/api_urls.py): each router basename's object kind.
+    **{
+        f"{basename}-{route}": kind
+        for basename, kind in {
+            "layer": "layer",
+            "team": "team",
+            "productfamily": "family",
+            "product": "product",
+            "component": "component",
+            "valuestream": "value_stream",
+            "stage": "vs_stage",
+            "journey": "journey",
+            "journeystage": "journey_stage",
+            "touchpoint": "touchpoint",
+            "objective": "objective",
+            "keyresult": "key_result",
+        }.items()
+        for route in ("detail", "history")
+    },
+    "valuestream-stages-reorder": "value_stream",
+    "journey-stages-reorder": "journey",
 }
 
 
@@ -272,7 +293,17 @@ def b_state(b: Tenant) -> tuple:
             sorted(Membership.objects.filter(organization=b.org).values_list("pk", "role")),
             sorted(Invitation.objects.filter(organization=b.org).values_list("pk", "revoked_at")),
             sorted(ApiToken.objects.filter(organization=b.org).values_list("pk", "revoked_at")),
+            # Every write to the model leaves a history record.
+            [m.history.filter(organization=b.org).count() for m in _model_entity_classes()],
         )
+
+
+def _model_entity_classes() -> list[type]:
+    from django.apps import apps
+
+    from portfolio.models import ModelEntity
+
+    return [m for m in apps.get_models() if issubclass(m, ModelEntity)]
 
 
 def request(client, method: str, url: str) -> int:

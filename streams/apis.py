@@ -1,0 +1,212 @@
+"""The REST API of value streams and their stages.
+
+A value stream's tool-status mapping is its `status_map` field (tool status ->
+state category), not an endpoint of its own: it is always read and replaced
+whole. Stages are ordered: a new stage goes last, and
+``POST value-streams/<id>/stages/reorder/`` reorders them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portfolio.apis import OrgMemberField, OrgRelatedField
+from portfolio.entity_apis import EntityViewSet, ReorderSerializer, apply, errors_under
+from portfolio.models import Component
+from streams.models import Stage, StateCategory, StatusMapping, StreamKind, ValueStream
+from streams.services import (
+    stage_add,
+    stage_components_set,
+    stage_delete,
+    stage_save,
+    stages_reorder,
+    status_mappings_set,
+    value_stream_delete,
+    value_stream_save,
+)
+
+
+class StatusMapField(serializers.DictField):
+    """The stream's mapping of tool statuses to state categories (DOMAIN.md, Flow Framework)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            'Tool status -> state category, e.g. {"In Review": "waiting"}. Statuses are '
+            "compared without case; a write replaces the whole mapping.",
+        )
+        super().__init__(child=serializers.ChoiceField(choices=StateCategory.choices), **kwargs)
+
+    def get_attribute(self, instance: ValueStream) -> dict[str, str]:
+        return {m.tool_status: m.category for m in instance.status_mappings.all()}
+
+
+class ValueStreamSerializer(serializers.ModelSerializer):
+    parent = OrgRelatedField(ValueStream, required=False, allow_null=True)
+    owner_email = OrgMemberField(source="owner", required=False, allow_null=True)
+    status_map = StatusMapField(required=False)
+    stages = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="slug", help_text="Its stages' slugs, in order."
+    )
+
+    class Meta:
+        model = ValueStream
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "description",
+            "parent",
+            "owner_email",
+            "status_map",
+            "stages",
+        ]
+        read_only_fields = ["id"]
+
+
+class ValueStreamFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=StreamKind.choices)
+    parent = filters.CharFilter(field_name="parent__slug", label="Parent value stream slug")
+    root = filters.BooleanFilter(
+        field_name="parent", lookup_expr="isnull", label="Only the streams with no parent"
+    )
+    search = filters.CharFilter(method="filter_search", label="Part of the name or slug")
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
+
+
+class StageSerializer(serializers.ModelSerializer):
+    value_stream = OrgRelatedField(ValueStream)
+    components = OrgRelatedField(Component, many=True, required=False)
+
+    class Meta:
+        model = Stage
+        fields = ["id", "value_stream", "slug", "name", "position", "components"]
+        read_only_fields = ["id", "position"]
+        extra_kwargs = {
+            "slug": {"required": False, "help_text": "Derived from the name when not given."}
+        }
+
+    def validate_value_stream(self, value: ValueStream) -> ValueStream:
+        if self.instance is not None and value.pk != self.instance.value_stream_id:
+            raise serializers.ValidationError(
+                "A stage stays in its value stream; add a stage to the other stream instead."
+            )
+        return value
+
+
+def _stages() -> QuerySet[Stage]:
+    return Stage.objects.select_related("value_stream").prefetch_related(
+        Prefetch("components", queryset=Component.objects.order_by("name", "id"))
+    )
+
+
+@extend_schema(tags=["value streams"])
+class ValueStreamViewSet(EntityViewSet):
+    """Value streams: ordered stages, a parent in the cascade (business -> team level;
+    never a cycle), and the mapping of tool statuses to state categories.
+
+    A stream with child streams cannot be deleted; deleting one deletes its stages.
+    """
+
+    queryset = ValueStream.objects.all()
+    serializer_class = ValueStreamSerializer
+    filterset_class = ValueStreamFilter
+    api_names = {"owner": "owner_email"}
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("parent", "owner").prefetch_related(
+            Prefetch("status_mappings", queryset=StatusMapping.objects.order_by("tool_status")),
+            Prefetch("stages", queryset=Stage.objects.order_by("position", "id")),
+        )
+
+    def write(self, instance: ValueStream | None, data: dict[str, Any]) -> ValueStream:
+        status_map = data.pop("status_map", None)
+        stream = value_stream_save(
+            organization=self.organization, value_stream=apply(instance or ValueStream(), data)
+        )
+        if status_map is not None:
+            with errors_under("status_map"):
+                status_mappings_set(
+                    organization=self.organization, value_stream=stream, mapping=status_map
+                )
+        return stream
+
+    def remove(self, instance: ValueStream) -> None:
+        value_stream_delete(organization=self.organization, value_stream=instance)
+
+    @extend_schema(
+        summary="Reorder the stream's stages",
+        request=ReorderSerializer,
+        responses=StageSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="stages/reorder",
+        url_name="stages-reorder",
+        serializer_class=ReorderSerializer,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def reorder_stages(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        stream = self.get_object()
+        return self.reordered(
+            request,
+            lambda ids: stages_reorder(
+                organization=self.organization, value_stream=stream, ordered_ids=ids
+            ),
+            _stages().filter(organization=self.organization, value_stream=stream),
+            StageSerializer,
+        )
+
+
+class StageFilter(filters.FilterSet):
+    value_stream = filters.CharFilter(field_name="value_stream__slug", label="Value stream slug")
+    component = filters.CharFilter(field_name="components__slug", label="Component slug")
+
+
+@extend_schema(tags=["value streams"])
+class StageViewSet(EntityViewSet):
+    """The stages of value streams, each touching components (by slug).
+
+    A new stage goes last in its stream, which it never leaves; `components`, when
+    given, replaces the stage's components.
+    """
+
+    queryset = Stage.objects.all()
+    serializer_class = StageSerializer
+    filterset_class = StageFilter
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("value_stream").prefetch_related(
+            Prefetch("components", queryset=Component.objects.order_by("name", "id"))
+        )
+
+    def write(self, instance: Stage | None, data: dict[str, Any]) -> Stage:
+        components = data.pop("components", None)
+        if instance is None:
+            stage = stage_add(
+                organization=self.organization,
+                value_stream=data["value_stream"],
+                name=data["name"],
+                slug=data.get("slug", ""),
+            )
+        else:
+            stage = stage_save(organization=self.organization, stage=apply(instance, data))
+        if components is not None:
+            stage_components_set(organization=self.organization, stage=stage, components=components)
+        return stage
+
+    def remove(self, instance: Stage) -> None:
+        stage_delete(organization=self.organization, stage=instance)
