@@ -134,6 +134,8 @@ def journey_stages_reorder(
     positions_renumber(
         JourneyStage.objects.filter(organization=organization, journey=journey), ordered_ids
     )
+    # Flags nobody set on purpose follow their default stages to the new places.
+    journey_flags_normalize(organization=organization, journey=journey)
 
 
 @transaction.atomic
@@ -152,6 +154,11 @@ def touchpoint_save(
             {"stage": f"stage: no journey stage with id {stage.pk} in this organization."}
         )
     touchpoint.journey_id = stage.journey_id
+    if touchpoint.pk is None and not touchpoint.position:
+        # A new touchpoint comes last in its stage.
+        touchpoint.position = Touchpoint.objects.filter(
+            organization=organization, stage_id=stage.pk
+        ).count()
     if touchpoint.pk is None and not touchpoint.slug:
         touchpoint.slug = unique_slug(
             Touchpoint, organization=organization, name=touchpoint.name, journey_id=stage.journey_id

@@ -29,7 +29,6 @@ from rest_framework.response import Response
 from journeys.models import Journey
 from metrics.definitions import METRICS
 from portfolio.apis import (
-    OrgAPISchema,
     OrgMemberField,
     OrgRelatedField,
     OrgScopedAPIMixin,
@@ -105,7 +104,6 @@ class EntityViewSet(OrgScopedAPIMixin, viewsets.ModelViewSet):
     ValidationError answers 400 and nothing is written.
     """
 
-    schema = OrgAPISchema()
     filter_backends = [filters.DjangoFilterBackend]
     # Model field -> API field, where they differ (for errors and history).
     api_names: ClassVar[dict[str, str]] = {}

@@ -334,7 +334,8 @@ def _check_no_cycle(instance: models.Model, parent_field: str, what: str) -> Non
     node = getattr(instance, parent_field)
     while node is not None:
         if instance.pk is not None and node.pk == instance.pk:
-            raise ValidationError({parent_field: f"A {what} cannot descend from itself."})
+            article = "An" if what[0] in "aeiou" else "A"
+            raise ValidationError({parent_field: f"{article} {what} cannot descend from itself."})
         if node.pk in seen:
             break
         seen.add(node.pk)

@@ -89,3 +89,32 @@ def test_a_touchpoint_belongs_to_its_stages_journey_and_slugs_are_unique_per_jou
         organization=org, touchpoint=Touchpoint(stage=apply, name="Online quote", channel="web")
     )
     assert again.slug == "online-quote-2"
+
+
+def test_reordering_moves_default_flags_but_not_explicit_ones(org):
+    j = build(org, "Discover", "Apply", "Paid")
+    paid = JourneyStage.objects.get(slug="paid")
+    ids = list(
+        JourneyStage.objects.filter(journey=j).order_by("position").values_list("pk", flat=True)
+    )
+    services.journey_stages_reorder(organization=org, journey=j, ordered_ids=ids[::-1])
+    # Defaults follow positions: Paid is now first (entry), Discover last (conversion).
+    assert flags(j) == [
+        ("paid", True, False, False),
+        ("apply", False, True, False),
+        ("discover", False, False, True),
+    ]
+    services.journey_stage_save(organization=org, stage=paid, set_flags=["is_conversion"])
+    services.journey_stages_reorder(organization=org, journey=j, ordered_ids=ids)
+    assert [s for s, *f in flags(j) if f[2]] == ["paid"]
+
+
+def test_new_touchpoints_come_last_in_their_stage(org):
+    build(org, "Discover")
+    stage = JourneyStage.objects.get(slug="discover")
+    for name in ("Ad", "Web", "Call"):
+        services.touchpoint_save(organization=org, touchpoint=Touchpoint(stage=stage, name=name))
+    names = (
+        Touchpoint.objects.filter(stage=stage).order_by("position").values_list("name", flat=True)
+    )
+    assert list(names) == ["Ad", "Web", "Call"]

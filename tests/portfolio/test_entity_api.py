@@ -289,7 +289,7 @@ def test_objectives_crud_links_owner_and_cycle(editor, tenant_a, tenant_b):
     assert slugs(get(editor, "objectives/", parent="faster-claims")) == ["child"]
     cycle = send(editor, "patch", f"objectives/{objective['id']}/", {"parent": "child"})
     assert cycle.status_code == 400
-    assert cycle.json() == {"parent": ["A objective cannot descend from itself."]}
+    assert cycle.json() == {"parent": ["An objective cannot descend from itself."]}
 
     # Neither a stranger nor another organization's member can own it, alike.
     for email in ("outsider@example.com", "admin@org-b.example"):
