@@ -12,6 +12,7 @@ from portfolio.entities import (
     entity_delete,
     entity_save,
     links_set,
+    position_move,
     positions_renumber,
     unique_slug,
 )
@@ -136,6 +137,17 @@ def journey_stages_reorder(
     )
     # Flags nobody set on purpose follow their default stages to the new places.
     journey_flags_normalize(organization=organization, journey=journey)
+
+
+@transaction.atomic
+def journey_stage_move(*, organization: Organization, stage: JourneyStage, offset: int) -> None:
+    """Move a stage left (offset -1) or right (+1); default flags follow the new order."""
+    position_move(
+        JourneyStage.objects.filter(organization=organization, journey_id=stage.journey_id),
+        stage,
+        offset,
+    )
+    journey_flags_normalize(organization=organization, journey=stage.journey)
 
 
 @transaction.atomic

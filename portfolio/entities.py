@@ -125,6 +125,15 @@ def links_set(
 
 
 @transaction.atomic
+def position_move(queryset: models.QuerySet, item: models.Model, offset: int) -> None:
+    """Move ``item`` ``offset`` places (-1 up, +1 down) among the ordered rows of ``queryset``."""
+    ids = list(queryset.order_by("position", "id").values_list("pk", flat=True))
+    i = ids.index(item.pk)
+    ids.insert(max(0, min(len(ids) - 1, i + offset)), ids.pop(i))
+    positions_renumber(queryset, ids)
+
+
+@transaction.atomic
 def positions_renumber(queryset: models.QuerySet, ordered_ids: list[int]) -> None:
     """Give the rows of ``queryset`` positions 0..n-1 in the order of ``ordered_ids``."""
     rows = {row.pk: row for row in queryset}

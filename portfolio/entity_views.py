@@ -260,12 +260,8 @@ def entity_remove(request: HttpRequest, *, page: EntityPage, **ids: int) -> Http
 def layer_move(request: HttpRequest, layer_id: int) -> HttpResponse:
     """Move a layer one place up or down (POST direction=up|down)."""
     layer = get_for_request(request, Layer, pk=layer_id)
-    direction = request.POST.get("direction")
-    ids = list(Layer.objects.filter(organization=request.organization).values_list("pk", flat=True))
-    i = ids.index(layer.pk)
-    j = max(0, min(len(ids) - 1, i + (-1 if direction == "up" else 1)))
-    ids.insert(j, ids.pop(i))
-    services.layers_reorder(organization=request.organization, ordered_ids=ids)
+    offset = -1 if request.POST.get("direction") == "up" else 1
+    services.layer_move(organization=request.organization, layer=layer, offset=offset)
     if request.htmx:
         return render(
             request, "portfolio/entities.html#table", _list_context(request, PAGES["layers"])

@@ -23,7 +23,7 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portfolio.entities import entity_save, links_set, positions_renumber
+from portfolio.entities import entity_save, links_set, position_move, positions_renumber
 from portfolio.models import (
     DEFAULT_LAYERS,
     ApiToken,
@@ -318,6 +318,11 @@ def layer_save(*, organization: Organization, layer: Layer) -> Layer:
     if layer.pk is None and not layer.position:
         layer.position = Layer.objects.filter(organization=organization).count()
     return entity_save(layer, organization=organization)
+
+
+@transaction.atomic
+def layer_move(*, organization: Organization, layer: Layer, offset: int) -> None:
+    position_move(Layer.objects.filter(organization=organization), layer, offset)
 
 
 @transaction.atomic

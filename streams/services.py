@@ -11,6 +11,7 @@ from portfolio.entities import (
     entity_delete,
     entity_save,
     links_set,
+    position_move,
     positions_renumber,
     unique_slug,
 )
@@ -89,16 +90,10 @@ def stages_reorder(
 @transaction.atomic
 def stage_move(*, organization: Organization, stage: Stage, offset: int) -> None:
     """Move a stage up (offset -1) or down (+1) among its stream's stages."""
-    ids = list(
-        Stage.objects.filter(organization=organization, value_stream_id=stage.value_stream_id)
-        .order_by("position", "id")
-        .values_list("pk", flat=True)
-    )
-    i = ids.index(stage.pk)
-    j = max(0, min(len(ids) - 1, i + offset))
-    ids.insert(j, ids.pop(i))
-    positions_renumber(
-        Stage.objects.filter(organization=organization, value_stream_id=stage.value_stream_id), ids
+    position_move(
+        Stage.objects.filter(organization=organization, value_stream_id=stage.value_stream_id),
+        stage,
+        offset,
     )
 
 
