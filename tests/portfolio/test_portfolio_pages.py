@@ -193,3 +193,27 @@ def test_another_organizations_objects_are_404(tenant_a, tenant_b):
     with organization_context(tenant_b.org.pk):
         team = Team.objects.get(organization=tenant_b.org)
     assert client_for(tenant_a.admin).get(f"/o/org-a/portfolio/teams/{team.pk}/").status_code == 404
+
+
+def test_components_page_through_a_thousand_rows_in_constant_queries(tenant_a):
+    build(tenant_a.org)
+    client = client_for(tenant_a.viewer)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get("/o/org-a/portfolio/components/")
+    few = len(ctx.captured_queries)
+    with organization_context(tenant_a.org.pk):
+        team = Team.objects.get(organization=tenant_a.org)
+        Component.objects.bulk_create(
+            Component(
+                organization=tenant_a.org,
+                slug=f"c-{i:04}",
+                name=f"Comp {i:04}",
+                layer=layer(tenant_a.org),
+                team=team,
+            )
+            for i in range(998)
+        )
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get("/o/org-a/portfolio/components/?page=20").content.decode()
+    assert len(ctx.captured_queries) == few
+    assert "Page 20 of 20 (1000)" in html

@@ -207,3 +207,21 @@ def test_list_filters_by_parent(tenant_a):
     html = client.get("/o/org-a/streams/?parent=none").content.decode()
     assert ">Other</a>" in html
     assert ">Claims</a>" not in html
+
+
+def test_the_list_pages_through_a_thousand_streams_in_constant_queries(tenant_a):
+    client = client_for(tenant_a.viewer)
+    make_stream(tenant_a.org, "first")
+    with CaptureQueriesContext(connection) as ctx:
+        client.get("/o/org-a/streams/")
+    one = len(ctx.captured_queries)
+    with organization_context(tenant_a.org.pk):
+        ValueStream.objects.bulk_create(
+            ValueStream(organization=tenant_a.org, slug=f"vs-{i:04}", name=f"Stream {i:04}")
+            for i in range(999)
+        )
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get("/o/org-a/streams/?page=20").content.decode()
+    assert len(ctx.captured_queries) == one
+    assert "Page 20 of 20 (1000 value streams)" in html
+    assert "Stream 0998" in html
