@@ -189,5 +189,14 @@ def touchpoint_save(
 
 
 @transaction.atomic
+def touchpoints_reorder(
+    *, organization: Organization, stage: JourneyStage, ordered_ids: list[int]
+) -> None:
+    positions_renumber(
+        Touchpoint.objects.filter(organization=organization, stage=stage), ordered_ids
+    )
+
+
+@transaction.atomic
 def touchpoint_delete(*, organization: Organization, touchpoint: Touchpoint) -> None:
     entity_delete(touchpoint, organization=organization)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portfolio import entity_views, views
+from portfolio import entity_views, model_views, views
 
 urlpatterns = [
     path("", views.org_home, name="org_home"),
@@ -14,5 +14,7 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("model/", model_views.model_page, name="model_io"),
+    path("model/export.json", model_views.model_download, name="model_export"),
     *entity_views.urlpatterns(),
 ]
