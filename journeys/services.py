@@ -106,7 +106,8 @@ def journey_stage_save(
     entity_save(stage, organization=organization)
     journey = stage.journey
     if set_flags:
-        journey.explicit_flags = sorted(set(journey.explicit_flags) | set(set_flags))
+        # Kept in FLAGS order, the order journey_flags_normalize writes them in.
+        journey.explicit_flags = [f for f in FLAGS if f in journey.explicit_flags or f in set_flags]
         journey.save(update_fields=["explicit_flags"])
     journey_flags_normalize(organization=organization, journey=journey)
     stage.refresh_from_db()
