@@ -82,7 +82,7 @@ def test_value_stream_stages_reordered_then_linked_from_a_journey(
 
     # The journey map names the stream and stage behind the touchpoint, and links to it.
     serves = touchpoint.locator("dl.jm-serves")
-    expect(serves).to_contain_text("Claims delivery › Build")
+    expect(serves).to_contain_text("Claims delivery \u203a Build")  # a single right angle quote
     serves.get_by_role("link", name="Claims delivery").click()
     expect(page).to_have_url(stream_url)
 

@@ -242,7 +242,9 @@ def test_org_home_counts_the_model_in_constant_queries(tenant_a):
         client.get("/o/org-a/")
     before = len(ctx.captured_queries)
     with organization_context(tenant_a.org.pk):
-        vs = value_stream_save(organization=tenant_a.org, value_stream=ValueStream(slug="v", name="V"))
+        vs = value_stream_save(
+            organization=tenant_a.org, value_stream=ValueStream(slug="v", name="V")
+        )
         for name in ("A", "B", "C"):
             stage_add(organization=tenant_a.org, value_stream=vs, name=name)
     with CaptureQueriesContext(connection) as ctx:
