@@ -15,26 +15,10 @@ from portfolio.models import Component, Layer, Product, ProductFamily, Team
 from portfolio.tenancy import organization_context
 from streams.models import ValueStream
 from streams.services import stage_add, value_stream_save
+from tests.api import get, send, slugs
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def url(path: str, org: str = "org-a") -> str:
-    return f"/api/v1/orgs/{org}/{path}"
-
-
-def send(client, method: str, path: str, data=None, org: str = "org-a"):
-    return getattr(client, method)(url(path, org), data, content_type="application/json")
-
-
-def get(client, path: str, org: str = "org-a", **params):
-    return client.get(url(path, org), params)
-
-
-def slugs(answer) -> list[str]:
-    assert answer.status_code == 200, answer.json()
-    return [row["slug"] for row in answer.json()["results"]]
 
 
 def flags(client, journey: str) -> list[tuple[str, bool, bool, bool]]:

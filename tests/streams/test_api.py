@@ -18,26 +18,10 @@ from streams.services import (
     status_mappings_set,
     value_stream_save,
 )
+from tests.api import get, send, slugs
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def url(path: str, org: str = "org-a") -> str:
-    return f"/api/v1/orgs/{org}/{path}"
-
-
-def send(client, method: str, path: str, data=None, org: str = "org-a"):
-    return getattr(client, method)(url(path, org), data, content_type="application/json")
-
-
-def get(client, path: str, org: str = "org-a", **params):
-    return client.get(url(path, org), params)
-
-
-def slugs(answer) -> list[str]:
-    assert answer.status_code == 200, answer.json()
-    return [row["slug"] for row in answer.json()["results"]]
 
 
 @pytest.fixture
