@@ -333,22 +333,23 @@ class OrgRelatedField(serializers.RelatedField):
         return "/".join(parts)
 
 
-class OrgMemberField(OrgRelatedField):
-    """A member of the request's organization, by email (case-insensitive)."""
+class OwnerEmailField(serializers.EmailField):
+    """An owner, by email (lowercased); null or "" for none. An owner need not be a member."""
 
     def __init__(self, **kwargs: Any) -> None:
-        from django.contrib.auth import get_user_model
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("help_text", "The owner's email, or null; they need not be a member.")
+        super().__init__(**kwargs)
 
-        kwargs.setdefault("help_text", "The email of a member of the organization.")
-        super().__init__(get_user_model(), keys=("email",), kind="member", **kwargs)
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(data).strip().lower()
 
-    def scope(self, queryset: QuerySet, organization: Organization) -> QuerySet:
-        return queryset.filter(memberships__organization=organization)
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, ""
+        return super().validate_empty_values(data)
 
-    def to_internal_value(self, data: Any) -> Model:
-        if not isinstance(data, str) or not data:
-            self.fail("invalid", kind=self.kind)
-        obj = self.get_queryset().filter(email__iexact=data.strip()).order_by("pk").first()
-        if obj is None:
-            self.fail("does_not_exist", value=data, kind=self.kind)
-        return obj
+    def to_representation(self, value: str) -> str | None:
+        return value or None

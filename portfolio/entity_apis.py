@@ -29,9 +29,9 @@ from rest_framework.response import Response
 from journeys.models import Journey
 from metrics.definitions import METRICS
 from portfolio.apis import (
-    OrgMemberField,
     OrgRelatedField,
     OrgScopedAPIMixin,
+    OwnerEmailField,
     api_error,
 )
 from portfolio.entities import entity_delete, entity_save
@@ -366,7 +366,7 @@ class ComponentViewSet(EntityViewSet):
 
 class ObjectiveSerializer(serializers.ModelSerializer):
     parent = OrgRelatedField(Objective, required=False, allow_null=True)
-    owner_email = OrgMemberField(source="owner", required=False, allow_null=True)
+    owner_email = OwnerEmailField()
     value_streams = OrgRelatedField(ValueStream, many=True, required=False)
     journeys = OrgRelatedField(Journey, many=True, required=False)
     key_results = serializers.SlugRelatedField(
@@ -405,10 +405,9 @@ class ObjectiveViewSet(EntityViewSet):
     queryset = Objective.objects.all()
     serializer_class = ObjectiveSerializer
     filterset_class = ObjectiveFilter
-    api_names = {"owner": "owner_email"}
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        return queryset.select_related("parent", "owner").prefetch_related(
+        return queryset.select_related("parent").prefetch_related(
             Prefetch("value_streams", queryset=ValueStream.objects.order_by("name", "id")),
             Prefetch("journeys", queryset=Journey.objects.order_by("name", "id")),
             Prefetch("key_results", queryset=KeyResult.objects.order_by("id")),

@@ -36,8 +36,8 @@ What the contract leaves open, decided here:
   stage marks follows DOMAIN.md's default (first, second, last stage) and is
   exported as ``false``. That is how a one-stage journey can say
   ``"entry": true, "work_start": false`` and read back unchanged.
-- ``owner_email`` names a member of the organization; an object's current
-  owner is accepted even after leaving, so an export always reads back.
+- ``owner_email`` is any email address: an owner need not be a member (owning
+  grants no access), so a model moves between organizations intact.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 
 from journeys.models import Journey, JourneyStage, Touchpoint, TouchpointComponent
@@ -71,7 +71,6 @@ from portfolio.models import (
     Component,
     KeyResult,
     Layer,
-    Membership,
     Objective,
     ObjectiveJourney,
     ObjectiveValueStream,
@@ -177,8 +176,8 @@ def _link_slugs(
     return {owner_id: sorted(slugs) for owner_id, slugs in links.items()}
 
 
-def _email(user: AbstractBaseUser | None) -> str | None:
-    return (user.email or None) if user is not None else None
+def _email(value: str) -> str | None:
+    return value or None
 
 
 def model_export(*, organization: Organization) -> dict[str, Any]:
@@ -195,7 +194,7 @@ def model_export(*, organization: Organization) -> dict[str, Any]:
     products = list(rows(Product, "slug"))
     product_slugs = {product.pk: product.slug for product in products}
     products_of = _grouped(products, lambda p: p.family_id)
-    streams = list(rows(ValueStream, "slug").select_related("owner"))
+    streams = list(rows(ValueStream, "slug"))
     stream_slugs = {vs.pk: vs.slug for vs in streams}
     stages = list(rows(Stage, "position", "id"))
     stages_of = _grouped(stages, lambda st: st.value_stream_id)
@@ -210,7 +209,7 @@ def model_export(*, organization: Organization) -> dict[str, Any]:
     journey_stages = _grouped(rows(JourneyStage, "position", "id"), lambda s: s.journey_id)
     touchpoints = _grouped(rows(Touchpoint, "position", "id"), lambda t: t.stage_id)
     touchpoint_components = _link_slugs(org, TouchpointComponent, "touchpoint", "component")
-    objectives = list(rows(Objective, "slug").select_related("owner"))
+    objectives = list(rows(Objective, "slug"))
     objective_slugs = {o.pk: o.slug for o in objectives}
     objective_streams = _link_slugs(org, ObjectiveValueStream, "objective", "value_stream")
     objective_journeys = _link_slugs(org, ObjectiveJourney, "objective", "journey")
@@ -234,7 +233,7 @@ def model_export(*, organization: Organization) -> dict[str, Any]:
             "name": vs.name,
             "kind": vs.kind,
             "parent": stream_slugs.get(vs.parent_id),
-            "owner_email": _email(vs.owner),
+            "owner_email": _email(vs.owner_email),
             "stages": [
                 {
                     "slug": st.slug,
@@ -304,8 +303,8 @@ def model_export(*, organization: Organization) -> dict[str, Any]:
             "journeys": objective_journeys.get(o.pk, []),
             "key_results": [key_result(kr) for kr in key_results.get(o.pk, [])],
         }
-        if o.owner_id and _email(o.owner):
-            data["owner_email"] = _email(o.owner)
+        if o.owner_email:
+            data["owner_email"] = o.owner_email
         return data
 
     return {
@@ -415,7 +414,6 @@ class _State:
     stages: dict[tuple[str, str], Stage]
     journeys: dict[str, Journey]
     objectives: dict[str, Objective]
-    members: dict[str, AbstractBaseUser]  # by lower-cased email
 
     @classmethod
     def load(cls, organization: Organization) -> _State:
@@ -423,18 +421,16 @@ class _State:
             return {obj.slug: obj for obj in queryset.filter(organization=organization)}
 
         stages = Stage.objects.filter(organization=organization).select_related("value_stream")
-        members = Membership.objects.filter(organization=organization).select_related("user")
         return cls(
             layers={la.name: la for la in Layer.objects.filter(organization=organization)},
             teams=by_slug(Team.objects),
             families=by_slug(ProductFamily.objects),
             products=by_slug(Product.objects),
             components=by_slug(Component.objects),
-            value_streams=by_slug(ValueStream.objects.select_related("owner")),
+            value_streams=by_slug(ValueStream.objects),
             stages={(st.value_stream.slug, st.slug): st for st in stages},
             journeys=by_slug(Journey.objects),
-            objectives=by_slug(Objective.objects.select_related("owner")),
-            members={m.user.email.lower(): m.user for m in members if m.user.email},
+            objectives=by_slug(Objective.objects),
         )
 
     @staticmethod
@@ -613,15 +609,16 @@ class _Checker:
         elif not -2 <= value <= 2:
             self.error(path, f"{value} is outside -2..2 (very negative .. very positive)")
 
-    def _owner(self, path: str, value: object, current: AbstractBaseUser | None) -> None:
+    def _owner(self, path: str, value: object, current: str | None) -> None:
         if value is None:
             return
         if not isinstance(value, str):
             self.error(path, f"expected an email or null, got {_describe(value)}")
             return
-        email = value.lower()
-        if email not in self.state.members and email != (_email(current) or "").lower():
-            self.error(path, f"{_q(value)} is not a member of this organization")
+        try:
+            validate_email(value)
+        except ValidationError:
+            self.error(path, f"{_q(value)} is not an email address")
 
     # --- the sections
 
@@ -712,7 +709,7 @@ class _Checker:
             self._field(path, obj, "description", self._text, ValueStream, "description")
             self._parent(path, obj, slug, "value stream")
             current = self.state.value_streams.get(slug or "")
-            self._field(path, obj, "owner_email", self._owner, current and current.owner)
+            self._field(path, obj, "owner_email", self._owner, current and current.owner_email)
             self._field(path, obj, "status_map", self._status_map)
             scope = slug or path
             for j, stage in enumerate(self._list(f"{path}.stages", obj.get("stages", []))):
@@ -810,7 +807,7 @@ class _Checker:
             self._field(path, obj, "value_streams", self._refs_list, "value stream")
             self._field(path, obj, "journeys", self._refs_list, "journey")
             current = self.state.objectives.get(slug or "")
-            self._field(path, obj, "owner_email", self._owner, current and current.owner)
+            self._field(path, obj, "owner_email", self._owner, current and current.owner_email)
             scope = slug or path
             for k, kr in enumerate(self._list(f"{path}.key_results", obj.get("key_results", []))):
                 self._key_result(f"{path}.key_results[{k}]", kr, scope)
@@ -943,11 +940,9 @@ class _Writer:
                 save(instance)
         return created, changed and not created
 
-    def owner_id(self, email: str | None, current: models.Model) -> int | None:
-        if email is None:
-            return None
-        user = self.s.members.get(email.lower())
-        return user.pk if user is not None else current.owner_id
+    @staticmethod
+    def owner_email(email: str | None) -> str:
+        return (email or "").strip().lower()
 
     def write(self, data: dict[str, Any]) -> None:
         if "layers" in data:
@@ -1069,7 +1064,7 @@ class _Writer:
             if "parent" in item:
                 values["parent_id"] = item["parent"] and self.s.value_streams[item["parent"]].pk
             if "owner_email" in item:
-                values["owner_id"] = self.owner_id(item["owner_email"], vs)
+                values["owner_email"] = self.owner_email(item["owner_email"])
             created, changed = self.upsert(
                 path,
                 vs,
@@ -1257,7 +1252,7 @@ class _Writer:
             if "parent" in item:
                 values["parent_id"] = item["parent"] and self.s.objectives[item["parent"]].pk
             if "owner_email" in item:
-                values["owner_id"] = self.owner_id(item["owner_email"], objective)
+                values["owner_email"] = self.owner_email(item["owner_email"])
             created = objective.pk is None
             changed = _assign(objective, values)
             links: dict[str, list] = {}

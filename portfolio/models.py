@@ -287,9 +287,8 @@ class Objective(ModelEntity):
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
     )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # A person, by email (see ValueStream.owner_email).
+    owner_email = models.EmailField(blank=True)
     value_streams = models.ManyToManyField(
         "streams.ValueStream", through="ObjectiveValueStream", related_name="objectives"
     )

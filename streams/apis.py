@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portfolio.apis import OrgMemberField, OrgRelatedField
+from portfolio.apis import OrgRelatedField, OwnerEmailField
 from portfolio.entity_apis import EntityViewSet, ReorderSerializer, apply, errors_under
 from portfolio.models import Component
 from streams.models import Stage, StateCategory, StatusMapping, StreamKind, ValueStream
@@ -51,7 +51,7 @@ class StatusMapField(serializers.DictField):
 
 class ValueStreamSerializer(serializers.ModelSerializer):
     parent = OrgRelatedField(ValueStream, required=False, allow_null=True)
-    owner_email = OrgMemberField(source="owner", required=False, allow_null=True)
+    owner_email = OwnerEmailField()
     status_map = StatusMapField(required=False)
     stages = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="slug", help_text="Its stages' slugs, in order."
@@ -122,10 +122,9 @@ class ValueStreamViewSet(EntityViewSet):
     queryset = ValueStream.objects.all()
     serializer_class = ValueStreamSerializer
     filterset_class = ValueStreamFilter
-    api_names = {"owner": "owner_email"}
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        return queryset.select_related("parent", "owner").prefetch_related(
+        return queryset.select_related("parent").prefetch_related(
             Prefetch("status_mappings", queryset=StatusMapping.objects.order_by("tool_status")),
             Prefetch("stages", queryset=Stage.objects.order_by("position", "id")),
         )

@@ -1,5 +1,4 @@
 from django import forms
-from django.contrib.auth import get_user_model
 
 from portfolio.forms import OrgModelForm
 from streams.models import StreamKind, ValueStream
@@ -8,22 +7,20 @@ from streams.models import StreamKind, ValueStream
 class ValueStreamForm(OrgModelForm):
     class Meta:
         model = ValueStream
-        fields = ["name", "slug", "kind", "parent", "owner", "description"]
+        fields = ["name", "slug", "kind", "parent", "owner_email", "description"]
+        labels = {"owner_email": "Owner"}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, organization, **kwargs) -> None:
         super().__init__(*args, organization=organization, **kwargs)
-        # The owner is a member of the organization.
-        self.fields["owner"].queryset = (
-            get_user_model()
-            .objects.filter(memberships__organization=organization)
-            .order_by("email")
-        )
-        self.fields["owner"].label_from_instance = lambda u: u.email
+        self.fields["owner_email"].help_text = "The owner's email; they need not be a member."
         if self.instance.pk:
             self.fields["parent"].queryset = self.fields["parent"].queryset.exclude(
                 pk=self.instance.pk
             )
+
+    def clean_owner_email(self) -> str:
+        return self.cleaned_data["owner_email"].strip().lower()
 
 
 class StreamFilterForm(forms.Form):

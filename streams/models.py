@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -32,9 +31,9 @@ class ValueStream(ModelEntity):
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # A person, by email: often a member, but ownership grants no access, so an
+    # owner need not be one (and a model moves between organizations intact).
+    owner_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["name", "id"]

@@ -15,7 +15,7 @@ def value_streams(
 ) -> QuerySet[ValueStream]:
     qs = (
         ValueStream.objects.filter(organization=organization)
-        .select_related("parent", "owner")
+        .select_related("parent")
         .annotate(
             n_stages=Count("stages", distinct=True), n_children=Count("children", distinct=True)
         )
@@ -42,7 +42,6 @@ def value_stream_tree(*, organization: Organization) -> list[TreeNode]:
     """The cascade: root streams with their descendants, in one query."""
     streams = list(
         ValueStream.objects.filter(organization=organization)
-        .select_related("owner")
         .annotate(n_stages=Count("stages"))
         .order_by("name", "id")
     )

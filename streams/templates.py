@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.text import slugify
@@ -607,17 +606,12 @@ class _Builder:
 
     def value_stream(self, spec: StreamSpec) -> None:
         owner = f"value stream '{spec.slug}'"
-        user = None
-        if spec.owner_email:
-            user = get_user_model().objects.filter(email__iexact=spec.owner_email).first()
-            if user is None:
-                raise ValidationError(f"{owner}: no user has the email {spec.owner_email}.")
         values = {
             "name": spec.name,
             "kind": spec.kind,
             "description": spec.description,
             "parent": self.ref(ValueStream, spec.parent, owner) if spec.parent else None,
-            "owner": user,
+            "owner_email": (spec.owner_email or "").lower(),
         }
         stream, _ = self.upsert(
             ValueStream,

@@ -104,7 +104,7 @@ def _detail_context(request: HttpRequest, stream: ValueStream, **extra: object) 
 @org_view()
 def stream_detail(request: HttpRequest, value_stream_id: int) -> HttpResponse:
     stream = get_for_request(
-        request, ValueStream.objects.select_related("parent", "owner"), pk=value_stream_id
+        request, ValueStream.objects.select_related("parent"), pk=value_stream_id
     )
     if request.method == "POST":
         require_role(request, Role.EDITOR)
