@@ -65,9 +65,9 @@ def journey_flags_normalize(*, organization: Organization, journey: Journey) -> 
     changed = [s for s in stages if any(getattr(s, f) != (wanted[f] is s) for f in FLAGS)]
     # Clear first, then set, so the one-flag-per-journey indexes never see two.
     if changed:
-        JourneyStage.objects.filter(pk__in=[s.pk for s in changed]).update(
-            is_entry=False, is_work_start=False, is_conversion=False
-        )
+        JourneyStage.objects.filter(
+            organization=organization, pk__in=[s.pk for s in changed]
+        ).update(is_entry=False, is_work_start=False, is_conversion=False)
     for stage in changed:
         for flag in FLAGS:
             setattr(stage, flag, wanted[flag] is stage)
@@ -115,7 +115,9 @@ def journey_stage_save(
 
 
 def _stored(stage: JourneyStage, flag: str) -> bool:
-    return JourneyStage.objects.filter(pk=stage.pk, **{flag: True}).exists()
+    return JourneyStage.objects.filter(
+        organization_id=stage.organization_id, pk=stage.pk, **{flag: True}
+    ).exists()
 
 
 @transaction.atomic
