@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Lower
 
-from portfolio.models import Component, ModelEntity, org_unique, slug_validator
+from portfolio.models import Component, ModelEntity, OrgOwned, org_unique, slug_validator
 
 
 class StreamKind(models.TextChoices):
@@ -96,3 +96,147 @@ class StatusMapping(ModelEntity):
 
     def __str__(self) -> str:
         return f"{self.tool_status} → {self.category}"
+
+
+# --- Delivery events (ingested; not part of the model's history) --------------------
+
+
+class FlowType(models.TextChoices):
+    """The Flow Framework's item types (DOMAIN.md, Flow Framework)."""
+
+    FEATURE = "feature", "Feature"
+    DEFECT = "defect", "Defect"
+    RISK = "risk", "Risk"
+    DEBT = "debt", "Debt"
+
+
+class FlowItem(OrgOwned):
+    """A work item of a tool, as one flow item of a value stream.
+
+    The derived facts (``state`` ... ``waiting_seconds``) follow from the item's
+    transitions by DOMAIN.md's definitions; ingestion keeps them current, so
+    metric queries read them instead of re-windowing every transition.
+    """
+
+    value_stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, related_name="flow_items"
+    )
+    key = models.CharField(max_length=200)
+    type = models.CharField(max_length=10, choices=FlowType.choices)
+    title = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    # Derived from the transitions (DOMAIN.md "Flow Framework"):
+    state = models.CharField(
+        max_length=10, choices=StateCategory.choices, default=StateCategory.NEW
+    )  # the state of the last transition, "new" before any
+    started_at = models.DateTimeField(null=True)  # first transition to a state other than new
+    done_at = models.DateTimeField(null=True)  # last transition, when its state is done
+    active_seconds = models.BigIntegerField(default=0)  # time in active, start..done_at
+    waiting_seconds = models.BigIntegerField(default=0)  # time in waiting, start..done_at
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="flowitem_org_key_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "value_stream", "done_at"], name="flowitem_done_idx"
+            ),
+            models.Index(
+                fields=["organization", "value_stream", "state"], name="flowitem_state_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class FlowTransition(OrgOwned):
+    item = models.ForeignKey(FlowItem, on_delete=models.CASCADE, related_name="transitions")
+    at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=StateCategory.choices)
+
+    class Meta:
+        constraints = [
+            # DOMAIN.md: transitions of one item never share an instant.
+            models.UniqueConstraint(
+                fields=["organization", "item", "at"], name="flowtransition_item_at_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.state} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class DeploymentStatus(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class Deployment(OrgOwned):
+    value_stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, related_name="deployments"
+    )
+    key = models.CharField(max_length=200)
+    environment = models.CharField(max_length=100)
+    deployed_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=DeploymentStatus.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="deployment_org_key_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "value_stream", "deployed_at"], name="deployment_at_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Change(OrgOwned):
+    """A commit or merged pull request, and the deployment that shipped it."""
+
+    value_stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="changes")
+    key = models.CharField(max_length=200)
+    committed_at = models.DateTimeField()
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="changes")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="change_org_key_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "deployment"], name="change_deployment_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Incident(OrgOwned):
+    value_stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, related_name="incidents"
+    )
+    key = models.CharField(max_length=200)
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="incident_org_key_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "value_stream", "resolved_at"], name="incident_resolved_idx"
+            ),
+            models.Index(fields=["organization", "deployment"], name="incident_deployment_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
