@@ -1,6 +1,17 @@
 from django import forms
 
-from portfolio.models import Component, Layer, Product, ProductFamily, Role, Team
+from portfolio.models import Component, Layer, Organization, Product, ProductFamily, Role, Team
+
+
+class OrganizationSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "time_zone", "dora_report_year"]
+        labels = {"dora_report_year": "DORA bands"}
+        help_texts = {
+            "time_zone": "An IANA time zone, e.g. Europe/Berlin: date ranges and charts use it.",
+            "dora_report_year": "The State of DevOps report whose performance bands are shown.",
+        }
 
 
 class InvitationForm(forms.Form):

@@ -29,6 +29,10 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Which DORA State of DevOps report's bands to show (metrics.bands).
+    dora_report_year = models.PositiveSmallIntegerField(
+        default=2023, choices=[(2023, "2023 report"), (2021, "2021 report")]
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -95,6 +95,24 @@ def organization_create(
     return org
 
 
+@transaction.atomic
+def organization_update(
+    *, organization: Organization, name: str, time_zone: str, dora_report_year: int
+) -> Organization:
+    from metrics.bands import REPORT_YEARS
+
+    validate_time_zone(time_zone)
+    if dora_report_year not in REPORT_YEARS:
+        raise ValidationError(f"DORA report year {dora_report_year} is not one of 2023, 2021.")
+    if not name.strip():
+        raise ValidationError("The organization needs a name.")
+    organization.name = name.strip()
+    organization.time_zone = time_zone
+    organization.dora_report_year = dora_report_year
+    organization.save(update_fields=["name", "time_zone", "dora_report_year"])
+    return organization
+
+
 def _other_admins_exist(*, organization: Organization, excluding: Membership) -> bool:
     return (
         Membership.objects.filter(organization=organization, role=Role.ADMIN)

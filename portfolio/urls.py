@@ -11,6 +11,7 @@ urlpatterns = [
     path(
         "invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
     ),
+    path("settings/", views.org_settings, name="org_settings"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),

@@ -16,7 +16,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portfolio import selectors, services
-from portfolio.forms import InvitationForm, RoleForm, SignUpForm, TokenForm
+from portfolio.forms import (
+    InvitationForm,
+    OrganizationSettingsForm,
+    RoleForm,
+    SignUpForm,
+    TokenForm,
+)
 from portfolio.models import ApiToken, Invitation, Membership, Role
 from portfolio.tenancy import get_for_request, org_view
 
@@ -155,6 +161,24 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     services.invitation_revoke(organization=request.organization, invitation=invitation)
     messages.success(request, f"The invitation of {invitation.email} was revoked.")
     return redirect("members", org_slug=request.organization.slug)
+
+
+@org_view(Role.ADMIN)
+def org_settings(request: HttpRequest) -> HttpResponse:
+    org = request.organization
+    form = OrganizationSettingsForm(request.POST or None, instance=org)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.organization_update(organization=org, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Settings saved.")
+                return redirect("org_settings", org_slug=org.slug)
+        org.refresh_from_db()
+        return render(request, "portfolio/settings.html", {"form": form}, status=400)
+    return render(request, "portfolio/settings.html", {"form": form})
 
 
 def _tokens_context(request: HttpRequest, **extra: object) -> dict:

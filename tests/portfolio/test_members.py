@@ -252,3 +252,23 @@ def test_org_home_counts_the_model_in_constant_queries(tenant_a):
     assert len(ctx.captured_queries) == before
     assert re.search(r'<span class="num">3</span><span class="label">stages</span>', html)
     assert "Start from a template" not in html
+
+
+def test_admin_settings_change_name_time_zone_and_dora_year(tenant_a):
+    url = "/o/org-a/settings/"
+    data = {"name": "Org A Ltd", "time_zone": "Europe/Berlin", "dora_report_year": 2021}
+    assert client_for(tenant_a.editor).get(url).status_code == 403
+    assert client_for(tenant_a.editor).post(url, data).status_code == 403
+    admin = client_for(tenant_a.admin)
+    assert admin.post(url, data).status_code == 302
+    tenant_a.org.refresh_from_db()
+    assert (tenant_a.org.name, tenant_a.org.time_zone, tenant_a.org.dora_report_year) == (
+        "Org A Ltd",
+        "Europe/Berlin",
+        2021,
+    )
+    bad = admin.post(url, {**data, "time_zone": "Mars/Base", "dora_report_year": 1999})
+    assert bad.status_code == 400
+    html = bad.content.decode()
+    assert "not a known IANA time zone" in html
+    assert "Select a valid choice" in html
