@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from journeys import apis as journey_apis
+from metrics import apis as metric_apis
 from portfolio import apis, model_apis
 from portfolio import entity_apis as portfolio_apis
 from streams import apis as stream_apis
@@ -27,5 +28,6 @@ router.register("key-results", portfolio_apis.KeyResultViewSet, basename="keyres
 urlpatterns = [
     path("", apis.OrganizationDetailAPI.as_view(), name="api_organization"),
     path("model/", model_apis.ModelAPI.as_view(), name="api_model"),
+    path("kpis/", metric_apis.KpisAPI.as_view(), name="api_kpis"),
     *router.urls,
 ]

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,6 +24,10 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     beat_schedule={
+        "recompute-kpis-nightly": {
+            "task": "metrics.tasks.kpis_recompute_nightly",
+            "schedule": crontab(hour=2, minute=15),
+        },
         "purge-expired-invitations": {
             "task": "portfolio.tasks.invitations_purge_expired",
             "schedule": 24 * 3600,

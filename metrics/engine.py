@@ -1,0 +1,441 @@
+"""The metric engine: DOMAIN.md's flow and DORA definitions, computed in PostgreSQL.
+
+One home for the computation of every value-stream metric key of
+``metrics.definitions``. Each query is set-based (aggregates, ``percentile_cont``,
+``generate_series``), parameterized, filters every table by ``organization_id``
+and must run inside the organization's context (row-level security is the
+second wall behind those filters).
+
+A subject's records are its own plus those of all its descendant value streams
+(DOMAIN.md "Roll-up"), found with one recursive CTE over ``parent_id``.
+Values are exact inside the computation; only ``kpis_for_period`` rounds them
+for display.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from metrics.definitions import FLOW_TYPES, Subject, keys_for
+from portfolio.models import Organization
+
+Value = int | float | None
+
+FLOW_KEYS = [k for k in keys_for(Subject.VALUE_STREAM) if k.startswith("flow_")]
+DORA_KEYS = [k for k in keys_for(Subject.VALUE_STREAM) if not k.startswith("flow_")]
+ROUND_DIGITS = 4
+PRODUCTION = "production"  # DOMAIN.md "DORA": only this environment counts
+
+
+@dataclass(frozen=True)
+class Period:
+    """DOMAIN.md "Flow Framework": the inclusive local dates ``from..to`` are the
+    half-open instants [from 00:00, to+1 day 00:00) in the organization's time zone."""
+
+    date_from: dt.date
+    date_to: dt.date
+    time_zone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.date_to < self.date_from:
+            raise ValidationError(
+                f"to: {self.date_to.isoformat()} is before from: {self.date_from.isoformat()}"
+            )
+
+    @classmethod
+    def for_organization(
+        cls, organization: Organization, date_from: dt.date, date_to: dt.date
+    ) -> Period:
+        return cls(date_from, date_to, organization.time_zone)
+
+    def _midnight(self, day: dt.date) -> dt.datetime:
+        local = dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(self.time_zone))
+        return local.astimezone(dt.UTC)
+
+    @property
+    def start(self) -> dt.datetime:
+        return self._midnight(self.date_from)
+
+    @property
+    def end(self) -> dt.datetime:
+        return self._midnight(self.date_to + dt.timedelta(days=1))
+
+    @property
+    def days(self) -> int:
+        """Calendar days in P (a 23- or 25-hour DST day is still one day)."""
+        return (self.date_to - self.date_from).days + 1
+
+
+def parse_date_range(date_from: str | None, date_to: str | None) -> tuple[dt.date, dt.date]:
+    """Both dates of a ``from..to`` range as typed by a user; ValidationError names the bad one."""
+    dates = []
+    for name, raw in (("from", date_from), ("to", date_to)):
+        if not raw:
+            raise ValidationError(f"{name}: a date is required (YYYY-MM-DD)")
+        try:
+            # fromisoformat alone would also take "20260701"; the contract says YYYY-MM-DD.
+            if len(raw) != 10:
+                raise ValueError(raw)
+            dates.append(dt.date.fromisoformat(raw))
+        except ValueError:
+            raise ValidationError(f"{name}: '{raw}' is not a date; expected YYYY-MM-DD") from None
+    if dates[1] < dates[0]:
+        raise ValidationError(f"to: {date_to} is before from: {date_from}")
+    return dates[0], dates[1]
+
+
+# --- Subjects: a value stream with its descendants (DOMAIN.md "Roll-up") ------------
+
+# ``subject`` is the root's id, or 0 when the roots are merged into one subject.
+# UNION (not UNION ALL) keeps each (subject, stream) pair once, which also stops
+# the recursion should a parent cycle ever exist.
+_TREE = """
+tree(subject, vs_id) AS (
+    SELECT CASE WHEN %(merge)s THEN 0 ELSE vs.id END, vs.id
+    FROM streams_valuestream vs
+    WHERE vs.organization_id = %(org)s AND vs.id = ANY(%(roots)s::bigint[])
+    UNION
+    SELECT t.subject, c.id
+    FROM tree t
+    JOIN streams_valuestream c ON c.organization_id = %(org)s AND c.parent_id = t.vs_id
+)
+"""
+
+
+def _with_tree(sql: str) -> str:
+    """``sql`` preceded by the subject tree: it reads ``tree``, and may add CTEs after a comma."""
+    return "WITH RECURSIVE " + _TREE + sql
+
+
+def _rows(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _params(
+    organization: Organization, roots: Iterable[int], period: Period, *, merge: bool
+) -> dict[str, Any]:
+    return {
+        "org": organization.pk,
+        "roots": list(roots),
+        "merge": merge,
+        "start": period.start,
+        "end": period.end,
+        "date_from": period.date_from,
+        "days": period.days,
+        "tz": period.time_zone,
+        "production": PRODUCTION,
+    }
+
+
+def _ratio(numerator: Any, denominator: Any, scale: int = 1) -> float | None:
+    """numerator / denominator * scale, or None for an empty (zero) denominator."""
+    if denominator is None or denominator == 0 or numerator is None:
+        return None
+    return float(Decimal(numerator) * scale / Decimal(denominator))
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# --- Flow ---------------------------------------------------------------------------
+
+# Items done in P, read from their derived facts so the scan is the
+# (organization, value_stream, done_at) index. Flow time = done_at - start.
+_DONE_SQL = _with_tree(
+    """,
+done AS (
+    SELECT t.subject, i.type, i.active_seconds,
+           EXTRACT(EPOCH FROM i.done_at - COALESCE(i.started_at, i.done_at)) AS flow_seconds
+    FROM tree t
+    JOIN streams_flowitem i ON i.organization_id = %(org)s AND i.value_stream_id = t.vs_id
+    WHERE i.done_at >= %(start)s AND i.done_at < %(end)s
+)
+SELECT subject,
+       count(*) AS flow_velocity,
+       count(*) FILTER (WHERE type = 'feature') AS flow_velocity_feature,
+       count(*) FILTER (WHERE type = 'defect') AS flow_velocity_defect,
+       count(*) FILTER (WHERE type = 'risk') AS flow_velocity_risk,
+       count(*) FILTER (WHERE type = 'debt') AS flow_velocity_debt,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY flow_seconds::float8) AS median_seconds,
+       percentile_cont(0.85) WITHIN GROUP (ORDER BY flow_seconds::float8) AS p85_seconds,
+       avg(flow_seconds) AS mean_seconds,
+       sum(active_seconds) AS active_seconds,
+       sum(flow_seconds) AS flow_seconds
+FROM done
+GROUP BY subject
+"""
+)
+
+# WIP at the end of each local calendar day of P (the last one ends at P.end).
+# An item's state at t is that of its last transition with at < t (DOMAIN.md);
+# only items started before P.end and not done before P.start can be in progress
+# then (an item done before P.start stays done: done_at is its last transition).
+_LOAD_SQL = _with_tree(
+    """,
+day_ends AS (
+    SELECT g.n, ((%(date_from)s::date + g.n + 1)::timestamp AT TIME ZONE %(tz)s) AS at
+    FROM generate_series(0, %(days)s - 1) AS g(n)
+),
+candidates AS (
+    SELECT t.subject, i.id
+    FROM tree t
+    JOIN streams_flowitem i ON i.organization_id = %(org)s AND i.value_stream_id = t.vs_id
+    WHERE i.started_at < %(end)s AND (i.done_at IS NULL OR i.done_at >= %(start)s)
+),
+wip AS (
+    SELECT c.subject, d.n, count(*) AS items
+    FROM candidates c
+    CROSS JOIN day_ends d
+    CROSS JOIN LATERAL (
+        SELECT tr.state FROM streams_flowtransition tr
+        WHERE tr.organization_id = %(org)s AND tr.item_id = c.id AND tr.at < d.at
+        ORDER BY tr.at DESC LIMIT 1
+    ) s
+    WHERE s.state IN ('active', 'waiting')
+    GROUP BY c.subject, d.n
+)
+SELECT subject,
+       COALESCE(sum(items) FILTER (WHERE n = %(days)s - 1), 0) AS flow_load,
+       sum(items) AS wip_day_sum
+FROM wip
+GROUP BY subject
+"""
+)
+
+
+def _flow(
+    organization: Organization, roots: Sequence[int], period: Period, *, merge: bool
+) -> dict[int, dict[str, Value]]:
+    params = _params(organization, roots, period, merge=merge)
+    done = {r["subject"]: r for r in _rows(_DONE_SQL, params)}
+    load = {r["subject"]: r for r in _rows(_LOAD_SQL, params)}
+    result: dict[int, dict[str, Value]] = {}
+    for subject in [0] if merge else roots:
+        d = done.get(subject, {})
+        w = load.get(subject, {})
+        velocity = d.get("flow_velocity", 0)
+        values: dict[str, Value] = {"flow_velocity": velocity}
+        for t in FLOW_TYPES:
+            values[f"flow_velocity_{t}"] = d.get(f"flow_velocity_{t}", 0)
+        for t in FLOW_TYPES:
+            values[f"flow_distribution_{t}"] = _ratio(values[f"flow_velocity_{t}"], velocity, 100)
+        values["flow_time_median_days"] = _ratio(d.get("median_seconds"), 86400)
+        values["flow_time_p85_days"] = _ratio(d.get("p85_seconds"), 86400)
+        values["flow_time_mean_days"] = _ratio(d.get("mean_seconds"), 86400)
+        values["flow_load"] = int(w.get("flow_load", 0))
+        # Every day of P is in the denominator, also the days with no WIP at all.
+        values["flow_load_avg"] = _ratio(w.get("wip_day_sum", 0), period.days)
+        values["flow_efficiency"] = _ratio(d.get("active_seconds"), d.get("flow_seconds"), 100)
+        result[subject] = {k: values[k] for k in FLOW_KEYS}
+    return result
+
+
+def flow_metrics(
+    *, organization: Organization, value_stream_ids: Iterable[int], period: Period
+) -> dict[str, Value]:
+    """Every flow key of DOMAIN.md for P, over the named value streams and all their
+    descendants taken together (exact, unrounded)."""
+    return _flow(organization, list(value_stream_ids), period, merge=True)[0]
+
+
+# --- DORA ---------------------------------------------------------------------------
+
+# Production deployments of the subject in P; a deployment is a failure for the
+# change failure rate when it failed or any incident names it as its cause.
+_DEPLOY_SQL = _with_tree(
+    """
+SELECT t.subject,
+       count(*) FILTER (WHERE d.status = 'success') AS successes,
+       count(*) AS deployments,
+       count(*) FILTER (
+           WHERE d.status = 'failure' OR EXISTS (
+               SELECT 1 FROM streams_incident x
+               WHERE x.organization_id = %(org)s AND x.deployment_id = d.id
+           )
+       ) AS failures
+FROM tree t
+JOIN streams_deployment d ON d.organization_id = %(org)s AND d.value_stream_id = t.vs_id
+WHERE d.environment = %(production)s AND d.deployed_at >= %(start)s AND d.deployed_at < %(end)s
+GROUP BY t.subject
+"""
+)
+
+# A change is the subject's record by its own value stream; it counts when the
+# deployment that shipped it is a successful production deployment in P.
+_LEAD_SQL = _with_tree(
+    """
+SELECT t.subject,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY EXTRACT(EPOCH FROM d.deployed_at - c.committed_at)::float8
+       ) AS median_seconds
+FROM tree t
+JOIN streams_change c ON c.organization_id = %(org)s AND c.value_stream_id = t.vs_id
+JOIN streams_deployment d ON d.organization_id = %(org)s AND d.id = c.deployment_id
+WHERE d.environment = %(production)s AND d.status = 'success'
+  AND d.deployed_at >= %(start)s AND d.deployed_at < %(end)s
+GROUP BY t.subject
+"""
+)
+
+_RESTORE_SQL = _with_tree(
+    """
+SELECT t.subject,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY EXTRACT(EPOCH FROM x.resolved_at - x.opened_at)::float8
+       ) AS median_seconds
+FROM tree t
+JOIN streams_incident x ON x.organization_id = %(org)s AND x.value_stream_id = t.vs_id
+WHERE x.resolved_at >= %(start)s AND x.resolved_at < %(end)s
+GROUP BY t.subject
+"""
+)
+
+
+def _dora(
+    organization: Organization, roots: Sequence[int], period: Period, *, merge: bool
+) -> dict[int, dict[str, Value]]:
+    params = _params(organization, roots, period, merge=merge)
+    deploys = {r["subject"]: r for r in _rows(_DEPLOY_SQL, params)}
+    lead = {r["subject"]: r["median_seconds"] for r in _rows(_LEAD_SQL, params)}
+    restore = {r["subject"]: r["median_seconds"] for r in _rows(_RESTORE_SQL, params)}
+    result: dict[int, dict[str, Value]] = {}
+    for subject in [0] if merge else roots:
+        d = deploys.get(subject, {})
+        result[subject] = {
+            # Days in P are never zero, so a period without deployments gives 0.
+            "deployment_frequency_per_day": _ratio(d.get("successes", 0), period.days),
+            "lead_time_for_changes_median_hours": _ratio(lead.get(subject), 3600),
+            "change_failure_rate": _ratio(d.get("failures"), d.get("deployments"), 100),
+            "time_to_restore_median_hours": _ratio(restore.get(subject), 3600),
+        }
+    return result
+
+
+def dora_metrics(
+    *, organization: Organization, value_stream_ids: Iterable[int], period: Period
+) -> dict[str, Value]:
+    """Every DORA key of DOMAIN.md for P, over the named value streams and all their
+    descendants taken together (exact, unrounded)."""
+    return _dora(organization, list(value_stream_ids), period, merge=True)[0]
+
+
+def value_stream_metrics(
+    *, organization: Organization, value_stream_ids: Sequence[int], period: Period
+) -> dict[int, dict[str, Value]]:
+    """Each named value stream's flow and DORA metrics, each rolled up over its own
+    descendants, in a fixed number of queries however many streams there are."""
+    ids = list(value_stream_ids)
+    flow = _flow(organization, ids, period, merge=False)
+    dora = _dora(organization, ids, period, merge=False)
+    return {vs: {**flow[vs], **dora[vs]} for vs in ids}
+
+
+# --- The kpis JSON (CONTRACT.md) ----------------------------------------------------
+
+
+def _rounded(value: Value) -> Value:
+    return round(value, ROUND_DIGITS) if isinstance(value, float) else value
+
+
+def kpis_for_period(
+    *, organization: Organization, date_from: dt.date, date_to: dt.date
+) -> dict[str, Any]:
+    """CONTRACT.md's ``kpis`` JSON: every value stream's and journey's metrics for the
+    inclusive local dates ``date_from..date_to``, every key present, null where undefined."""
+    from journeys.models import Journey
+    from streams.models import ValueStream
+
+    period = Period.for_organization(organization, date_from, date_to)
+    streams = list(
+        ValueStream.objects.filter(organization=organization)
+        .order_by("slug")
+        .values_list("pk", "slug")
+    )
+    metrics = value_stream_metrics(
+        organization=organization, value_stream_ids=[pk for pk, _ in streams], period=period
+    )
+    # Journey KPIs are issue "[4/6]"'s: until then every journey key is present and null.
+    journey_keys = keys_for(Subject.JOURNEY)
+    journeys = (
+        Journey.objects.filter(organization=organization)
+        .order_by("slug")
+        .values_list("slug", flat=True)
+    )
+    return {
+        "org": organization.slug,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "value_streams": {
+            slug: {k: _rounded(v) for k, v in metrics[pk].items()} for pk, slug in streams
+        },
+        "journeys": {slug: dict.fromkeys(journey_keys) for slug in journeys},
+    }
+
+
+# --- Derived facts of flow items ----------------------------------------------------
+
+# DOMAIN.md "Flow Framework": state = last transition's state (new before any);
+# start = first transition not to new; done_at = last transition's at when it is
+# done; active/waiting time = the spans [at, next at) in that state, which all lie
+# between start and the last transition (done_at for a done item). The same
+# facts as streams.ingest's import computes for the items an import touched.
+_FACTS_SQL = """
+WITH tr AS (
+    SELECT item_id, at, state,
+           lead(at) OVER (PARTITION BY item_id ORDER BY at) AS next_at,
+           row_number() OVER (PARTITION BY item_id ORDER BY at DESC) AS from_last
+    FROM streams_flowtransition
+    WHERE organization_id = %(org)s AND item_id = ANY(%(ids)s::bigint[])
+),
+facts AS (
+    SELECT item_id,
+           min(state) FILTER (WHERE from_last = 1) AS state,
+           min(at) FILTER (WHERE state <> 'new') AS started_at,
+           min(at) FILTER (WHERE from_last = 1 AND state = 'done') AS done_at
+    FROM tr
+    GROUP BY item_id
+),
+spent AS (
+    SELECT tr.item_id,
+           round(sum(EXTRACT(EPOCH FROM tr.next_at - tr.at))
+                 FILTER (WHERE tr.state = 'active')) AS active_seconds,
+           round(sum(EXTRACT(EPOCH FROM tr.next_at - tr.at))
+                 FILTER (WHERE tr.state = 'waiting')) AS waiting_seconds
+    FROM tr
+    WHERE tr.next_at IS NOT NULL
+    GROUP BY tr.item_id
+)
+UPDATE streams_flowitem i
+SET state = COALESCE(f.state, 'new'),
+    started_at = f.started_at,
+    done_at = f.done_at,
+    active_seconds = COALESCE(s.active_seconds, 0),
+    waiting_seconds = COALESCE(s.waiting_seconds, 0)
+FROM unnest(%(ids)s::bigint[]) AS x(id)
+LEFT JOIN facts f ON f.item_id = x.id
+LEFT JOIN spent s ON s.item_id = x.id
+WHERE i.organization_id = %(org)s AND i.id = x.id
+"""
+
+
+def flow_item_facts_refresh(*, organization: Organization, item_ids: Iterable[int]) -> int:
+    """Recompute the derived facts of these flow items from their transitions, in one
+    statement; returns the number of items updated."""
+    ids = list(item_ids)
+    if not ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_SQL, {"org": organization.pk, "ids": ids})
+        return cursor.rowcount

@@ -1,0 +1,73 @@
+"""Stored KPI snapshots: every metric of a subject for one week, month or quarter."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from portfolio.models import OrgOwned
+
+
+class PeriodKind(models.TextChoices):
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+
+
+class KpiSnapshot(OrgOwned):
+    """All metric keys of one subject (a value stream, or a journey) for one period.
+
+    Pages read these; the workers recompute them from the events. One row per
+    (organization, subject, period), whatever races the recomputes run.
+    """
+
+    value_stream = models.ForeignKey(
+        "streams.ValueStream", on_delete=models.CASCADE, null=True, related_name="snapshots"
+    )
+    journey = models.ForeignKey(
+        "journeys.Journey", on_delete=models.CASCADE, null=True, related_name="snapshots"
+    )
+    period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    period_start = models.DateField()  # inclusive, in the organization's time zone
+    period_end = models.DateField()  # inclusive
+    values = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(value_stream__isnull=False, journey__isnull=True)
+                | models.Q(value_stream__isnull=True, journey__isnull=False),
+                name="kpisnapshot_one_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "value_stream", "period_kind", "period_start"],
+                condition=models.Q(value_stream__isnull=False),
+                name="kpisnapshot_stream_period_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "journey", "period_kind", "period_start"],
+                condition=models.Q(journey__isnull=False),
+                name="kpisnapshot_journey_period_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_kind} {self.period_start}"
+
+
+class RecomputeState(OrgOwned):
+    """Whether an organization's snapshots are stale: ingestion marks it dirty and
+    queues a recompute; the first recompute to run clears it, so a burst of
+    imports costs one recompute (the debounce)."""
+
+    dirty_since = models.DateTimeField(null=True)
+    last_run_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="recomputestate_org_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"recompute state of {self.organization_id}"

@@ -1,0 +1,41 @@
+"""Workers that keep the KPI snapshots current."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from metrics.snapshots import recompute_mark_dirty, recompute_take_dirty, snapshots_recompute
+from portfolio.models import Organization
+from portfolio.tenancy import org_task
+
+# Imports arriving within this many seconds of each other share one recompute.
+DEBOUNCE_SECONDS = 10
+
+
+@org_task()
+def kpis_recompute(organization_id: int, *, only_if_dirty: bool = False) -> dict:
+    """Recompute every snapshot of the organization. Idempotent: running it twice,
+    or twenty times at once, leaves the same rows."""
+    org = Organization.objects.get(pk=organization_id)
+    if only_if_dirty and not recompute_take_dirty(organization=org):
+        return {"skipped": True}
+    result = snapshots_recompute(organization=org)
+    return {"periods": result.periods, "snapshots": result.snapshots}
+
+
+def kpis_recompute_soon(*, organization: Organization) -> None:
+    """After an ingest: mark the snapshots stale and queue one debounced recompute
+    for when the transaction commits."""
+    recompute_mark_dirty(organization=organization)
+    kpis_recompute.apply_async_on_commit(
+        args=[organization.pk], kwargs={"only_if_dirty": True}, countdown=DEBOUNCE_SECONDS
+    )
+
+
+@shared_task
+def kpis_recompute_nightly() -> int:
+    """Beat's nightly run: every organization's snapshots, each in its own context."""
+    org_ids = list(Organization.objects.values_list("pk", flat=True))
+    for org_id in org_ids:
+        kpis_recompute.delay(org_id)
+    return len(org_ids)
