@@ -6,6 +6,7 @@ from metrics import apis as metric_apis
 from portfolio import apis, model_apis
 from portfolio import entity_apis as portfolio_apis
 from streams import apis as stream_apis
+from streams.ingest_apis import IMPORT_APIS
 
 router = SimpleRouter()
 router.register("members", apis.MemberViewSet, basename="member")
@@ -28,6 +29,11 @@ router.register("key-results", portfolio_apis.KeyResultViewSet, basename="keyres
 urlpatterns = [
     path("", apis.OrganizationDetailAPI.as_view(), name="api_organization"),
     path("model/", model_apis.ModelAPI.as_view(), name="api_model"),
+    # Bulk event upserts: one URL per kind (a <kind> parameter has no object to name).
+    *(
+        path(f"events/{kind.replace('_', '-')}/", view.as_view(), name=f"api_events_{kind}")
+        for kind, view in IMPORT_APIS.items()
+    ),
     path("kpis/", metric_apis.KpisAPI.as_view(), name="api_kpis"),
     *router.urls,
 ]

@@ -386,56 +386,80 @@ def kpis_for_period(
 
 # --- Derived facts of flow items ----------------------------------------------------
 
+
 # DOMAIN.md "Flow Framework": state = last transition's state (new before any);
 # start = first transition not to new; done_at = last transition's at when it is
 # done; active/waiting time = the spans [at, next at) in that state, which all lie
 # between start and the last transition (done_at for a done item). The same
 # facts as streams.ingest's import computes for the items an import touched.
-_FACTS_SQL = """
-WITH tr AS (
+def _facts_sql(ids: str) -> str:
+    """The derived facts of flow items (DOMAIN.md "Flow Framework"), recomputed from
+    their transitions for the item ids that ``ids`` (a SELECT of ``id``) yields:
+
+    - state: the state of the last transition, "new" before any;
+    - started_at: the first transition to a state other than new;
+    - done_at: the last transition's instant, if its state is done;
+    - active/waiting seconds: time spent in active/waiting up to the last
+      transition (for a done item, that is from start to done_at).
+
+    Rows whose facts are already right are left untouched.
+    """
+    return f"""
+WITH ids AS ({ids}),
+tr AS (
     SELECT item_id, at, state,
            lead(at) OVER (PARTITION BY item_id ORDER BY at) AS next_at,
            row_number() OVER (PARTITION BY item_id ORDER BY at DESC) AS from_last
     FROM streams_flowtransition
-    WHERE organization_id = %(org)s AND item_id = ANY(%(ids)s::bigint[])
+    WHERE organization_id = %(org)s AND item_id IN (SELECT id FROM ids)
 ),
 facts AS (
     SELECT item_id,
            min(state) FILTER (WHERE from_last = 1) AS state,
            min(at) FILTER (WHERE state <> 'new') AS started_at,
-           min(at) FILTER (WHERE from_last = 1 AND state = 'done') AS done_at
+           min(at) FILTER (WHERE from_last = 1 AND state = 'done') AS done_at,
+           round(sum(EXTRACT(EPOCH FROM next_at - at)) FILTER (WHERE state = 'active'))
+               ::bigint AS active_seconds,
+           round(sum(EXTRACT(EPOCH FROM next_at - at)) FILTER (WHERE state = 'waiting'))
+               ::bigint AS waiting_seconds
     FROM tr
     GROUP BY item_id
 ),
-spent AS (
-    SELECT tr.item_id,
-           round(sum(EXTRACT(EPOCH FROM tr.next_at - tr.at))
-                 FILTER (WHERE tr.state = 'active')) AS active_seconds,
-           round(sum(EXTRACT(EPOCH FROM tr.next_at - tr.at))
-                 FILTER (WHERE tr.state = 'waiting')) AS waiting_seconds
-    FROM tr
-    WHERE tr.next_at IS NOT NULL
-    GROUP BY tr.item_id
+fresh AS (
+    SELECT x.id, COALESCE(f.state, 'new') AS state, f.started_at, f.done_at,
+           COALESCE(f.active_seconds, 0) AS active_seconds,
+           COALESCE(f.waiting_seconds, 0) AS waiting_seconds
+    FROM ids x LEFT JOIN facts f ON f.item_id = x.id
 )
 UPDATE streams_flowitem i
-SET state = COALESCE(f.state, 'new'),
-    started_at = f.started_at,
-    done_at = f.done_at,
-    active_seconds = COALESCE(s.active_seconds, 0),
-    waiting_seconds = COALESCE(s.waiting_seconds, 0)
-FROM unnest(%(ids)s::bigint[]) AS x(id)
-LEFT JOIN facts f ON f.item_id = x.id
-LEFT JOIN spent s ON s.item_id = x.id
-WHERE i.organization_id = %(org)s AND i.id = x.id
-"""
+SET state = n.state, started_at = n.started_at, done_at = n.done_at,
+    active_seconds = n.active_seconds, waiting_seconds = n.waiting_seconds
+FROM fresh n
+WHERE i.organization_id = %(org)s AND i.id = n.id
+  AND (i.state, i.started_at, i.done_at, i.active_seconds, i.waiting_seconds)
+      IS DISTINCT FROM (n.state, n.started_at, n.done_at, n.active_seconds, n.waiting_seconds)
+"""  # noqa: S608 - ``ids`` is SQL of this module's callers, never input
 
 
 def flow_item_facts_refresh(*, organization: Organization, item_ids: Iterable[int]) -> int:
     """Recompute the derived facts of these flow items from their transitions, in one
-    statement; returns the number of items updated."""
+    statement; returns the number of items whose facts changed."""
     ids = list(item_ids)
     if not ids:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(_FACTS_SQL, {"org": organization.pk, "ids": ids})
+        cursor.execute(
+            _facts_sql("SELECT unnest(%(ids)s::bigint[]) AS id"),
+            {"org": organization.pk, "ids": ids},
+        )
+        return cursor.rowcount
+
+
+def flow_item_facts_refresh_from(*, organization: Organization, table: str) -> int:
+    """The same, for the item ids in column ``id`` of a (temporary) table of this
+    transaction: ingestion's list of the items an import touched."""
+    if not table.isidentifier():
+        raise ValueError(f"{table!r} is not a table name")
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(f"SELECT id FROM {table}"), {"org": organization.pk})  # noqa: S608
         return cursor.rowcount

@@ -163,3 +163,26 @@ def test_recompute_kpis_command_runs_the_task_and_reports(tenant_a, capsys):
         assert KpiSnapshot.objects.filter(
             organization=tenant_a.org, period_kind=PeriodKind.QUARTER
         ).exists()
+
+
+@pytest.mark.django_db
+def test_an_import_marks_snapshots_stale_and_queues_one_recompute_on_commit(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    import io
+
+    from metrics.models import RecomputeState
+    from streams.ingest import events_import
+
+    org = tenant_a.org
+    build(org)
+    with organization_context(org.pk):
+        csv = "key,type,title,value_stream,created_at\nNEW-1,defect,Bug,c,2026-07-01T10:00:00Z\n"
+        with django_capture_on_commit_callbacks(execute=True) as queued:
+            events_import(organization=org, kind="flow_items", rows=io.StringIO(csv))
+            # Importing the same file again changes nothing and queues nothing.
+            events_import(organization=org, kind="flow_items", rows=io.StringIO(csv))
+        assert len(queued) == 1
+        # The queued task (eager in tests) claimed the dirty flag and recomputed.
+        assert RecomputeState.objects.get(organization=org).dirty_since is None
+        assert KpiSnapshot.objects.filter(organization=org).exists()

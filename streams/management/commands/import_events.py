@@ -1,0 +1,45 @@
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from portfolio.management.base import OrgCommand
+from portfolio.models import Organization
+from streams.ingest import KINDS, ImportRejected, events_import
+
+
+class Command(OrgCommand):
+    help = (
+        "Upserts events of one kind from a CSV file by their key (CONTRACT.md, Event CSVs). "
+        "Idempotent; all or nothing: one bad row rejects the file, and every bad row is "
+        "reported as 'line N: reason'."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--kind", required=True, choices=list(KINDS), help="the kind of events")
+        parser.add_argument("file", metavar="FILE", help="the CSV file, with a header row")
+
+    def handle_org(self, organization: Organization, *args: Any, **options: Any) -> None:
+        path = Path(options["file"])
+        try:
+            # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
+            with path.open(newline="", encoding="utf-8-sig") as stream:
+                result = events_import(
+                    organization=organization, kind=options["kind"], rows=stream, source="csv"
+                )
+        except OSError as exc:
+            raise CommandError(f"{path}: cannot read the file ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"{path}: not UTF-8 text (byte {exc.start}); expected a UTF-8 CSV file"
+            ) from exc
+        except ImportRejected as exc:
+            # Every bad row on its own line, then the one-line reason.
+            for message in exc.messages:
+                self.stderr.write(message)
+            raise CommandError(
+                f"{path}: {len(exc.messages)} bad row(s) (above); nothing was imported"
+            ) from exc
+        self.stdout.write(result.summary())
