@@ -38,15 +38,16 @@ pytestmark = pytest.mark.django_db
 DELIVERY_STAGES = ["Develop", "Build", "Test", "Deploy"]
 
 
-def seed() -> str:
+def seed(*args: str) -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     return out.getvalue().strip()
 
 
 @pytest.fixture
 def demo():
-    seed()
+    # The model's tests need no delivery history; one test below seeds it.
+    seed("--no-events")
     org = Organization.objects.get(slug=DEMO_SLUG)
     with organization_context(org.pk):
         yield org
@@ -120,10 +121,30 @@ def snapshot(org: Organization) -> dict[str, list]:
     }
 
 
-def test_seed_demo_prints_the_demo_logins():
-    assert seed() == (
+def test_seed_demo_prints_its_history_and_then_the_demo_logins():
+    history, logins = seed().splitlines()
+    assert history.startswith("demo history: 1500 flow items, ")
+    assert logins == (
         "demo organization 'acme-health': sign in as admin@acme-health.example / "
         "throughline-demo (also editor@acme-health.example, viewer@acme-health.example)"
+    )
+
+
+def test_the_demo_has_delivery_history_and_snapshots(demo):
+    seed()
+    from metrics.models import KpiSnapshot
+    from streams.models import Deployment, FlowItem
+
+    assert FlowItem.objects.filter(organization=demo).count() == 1500
+    assert FlowItem.objects.filter(organization=demo, done_at__isnull=False).count() > 1000
+    assert Deployment.objects.filter(organization=demo, environment="production").exists()
+    quarters = KpiSnapshot.objects.filter(organization=demo, period_kind="quarter")
+    assert quarters.filter(value_stream__slug="dental").count() >= 2
+    # Seeding twice on one day changes no event.
+    before = sorted(FlowItem.objects.filter(organization=demo).values_list("key", "done_at"))
+    seed()
+    assert (
+        sorted(FlowItem.objects.filter(organization=demo).values_list("key", "done_at")) == before
     )
 
 
@@ -243,7 +264,7 @@ def test_the_journeys_cross_the_portfolio_and_the_value_streams(demo):
 
 def test_seed_demo_is_idempotent(demo):
     before, history = snapshot(demo), history_rows(demo)
-    seed()
+    seed("--no-events")
     assert history_rows(demo) == history
     assert snapshot(demo) == before
 
@@ -281,13 +302,13 @@ def test_seed_demo_refreshes_an_edited_demo(demo):
     editor.save()
     assert snapshot(org) != seeded
 
-    seed()
+    seed("--no-events")
     assert snapshot(org) == seeded
     # What the seed does not name is left alone.
     stream_services.value_stream_save(
         organization=org, value_stream=ValueStream(slug="mine", name="Mine", kind="team")
     )
-    seed()
+    seed("--no-events")
     assert ValueStream.objects.filter(organization=org, slug="mine").exists()
 
 

@@ -10,6 +10,8 @@ after someone edited the demo brings what the seed names back to the seed.
 
 from __future__ import annotations
 
+import datetime as dt
+from argparse import ArgumentParser
 from dataclasses import replace
 from typing import Any
 
@@ -437,17 +439,72 @@ def demo_seed() -> tuple[Organization, TemplateResult]:
     return org, result
 
 
+# About two quarters of delivery history for the team streams, ending today.
+DEMO_HISTORY_DAYS = 182
+DEMO_ITEMS = 1500
+
+
+def demo_events(organization: Organization, *, today: dt.date | None = None) -> dict[str, int]:
+    """Generate and import the team streams' flow and DORA history, then recompute
+    the snapshots so every dashboard shows numbers at once.
+
+    The events are deterministic for a given day and imported by key, so running
+    the seed twice on one day changes nothing.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from bench.generate import generate
+    from metrics.snapshots import snapshots_recompute
+    from streams.ingest import events_import
+
+    today = today or dt.datetime.now(dt.UTC).date()
+    end = dt.datetime.combine(today, dt.time(0), tzinfo=dt.UTC)
+    start = end - dt.timedelta(days=DEMO_HISTORY_DAYS)
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp, organization_context(organization.pk):
+        generate(
+            Path(tmp),
+            value_streams=[s.slug for s in TEAM_STREAMS],
+            items=DEMO_ITEMS,
+            start=start,
+            end=end,
+            seed=2026,
+            key_prefix="ACME-",
+            deployments_per_day=0.8,
+        )
+        for kind in ("flow_items", "flow_transitions", "deployments", "changes", "incidents"):
+            with (Path(tmp) / f"{kind}.csv").open() as rows:
+                result = events_import(organization=organization, kind=kind, rows=rows)
+            counts[kind] = result.created + result.updated + result.unchanged
+        snapshots_recompute(organization=organization)
+    return counts
+
+
 class Command(BaseCommand):
     help = (
         "Creates or refreshes the demo organization Acme Health (acme-health): its portfolio, "
         "value streams, journeys and an admin, an editor and a viewer. Idempotent."
     )
 
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--no-events",
+            action="store_true",
+            help="refresh the model and members only, not the generated delivery history",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             org, _ = demo_seed()
+            counts = {} if options["no_events"] else demo_events(org)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
+        if counts:
+            self.stdout.write(
+                "demo history: "
+                + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())
+            )
         self.stdout.write(
             f"demo organization '{org.slug}': sign in as {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD} "
             f"(also {DEMO_EDITOR_EMAIL}, {DEMO_VIEWER_EMAIL})"
