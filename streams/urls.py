@@ -1,13 +1,24 @@
 from django.urls import path
 
-from streams import template_views, views
+from streams import dashboard_views, template_views, views
 
 urlpatterns = [
     path("", views.stream_list, name="stream_list"),
     path("tree/", views.stream_tree, name="stream_tree"),
     path("templates/", template_views.stream_templates, name="stream_templates"),
+    path("overview/", dashboard_views.stream_overview, name="stream_overview"),
     path("<int:value_stream_id>/", views.stream_detail, name="stream_detail"),
     path("<int:value_stream_id>/map/", views.stream_map, name="stream_map"),
+    path(
+        "<int:value_stream_id>/dashboard/",
+        dashboard_views.stream_dashboard,
+        name="stream_dashboard",
+    ),
+    path(
+        "<int:value_stream_id>/dashboard/items/",
+        dashboard_views.stream_dashboard_items,
+        name="stream_dashboard_items",
+    ),
     path("<int:value_stream_id>/delete/", views.stream_delete, name="stream_delete"),
     path("<int:value_stream_id>/status-map/", views.status_map, name="stream_status_map"),
     path("<int:value_stream_id>/stages/", views.stage_add, name="stage_add"),

@@ -1,0 +1,255 @@
+"""Charts as SVG text, drawn by matplotlib: the dashboard inlines them, the PDF report
+embeds the same SVG.
+
+Each chart function takes plain data (lists and dicts, as ``metrics.series`` and the
+engine return) and answers an ``<svg>`` element as a string: no XML prolog, no
+``<style>`` element and no ``style`` attributes, because the pages' Content
+Security Policy (config/settings.py ``SECURE_CSP``) blocks inline styles without
+its nonce; SVG presentation attributes carry the same styling and are allowed.
+Text stays text (``svg.fonttype: none``): small, selectable and styled by the page.
+
+matplotlib's object-oriented ``Figure`` is used, never ``pyplot``: no global figure
+state, so concurrent requests cannot draw into each other's charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+# Agg draws without a display; chosen before anything of matplotlib draws.
+matplotlib.use("Agg")
+
+from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DayLocator
+from matplotlib.figure import Figure
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
+
+# The colours of static/css/app.css and dashboards.css, so charts match the page.
+INK = "#1d2433"
+MUTED = "#667085"
+GRID = "#e4e7ec"
+TYPE_COLORS = {"feature": "#2f5bd3", "defect": "#d92d20", "risk": "#f79009", "debt": "#7a5af8"}
+STATE_COLORS = {"done": "#12b76a", "waiting": "#f79009", "active": "#2f5bd3", "new": "#d0d5dd"}
+LINE_COLORS = ("#2f5bd3", "#f79009")
+
+RC = {
+    "svg.fonttype": "none",
+    # Stable ids and no date stamp: the same data draws the same bytes.
+    "svg.hashsalt": "throughline",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.edgecolor": GRID,
+    "axes.labelcolor": MUTED,
+    "axes.titlesize": 10,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "legend.frameon": False,
+}
+FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+
+_DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*(.+?)\s*$")
+_STYLE_ELEMENT = re.compile(r"\*\s*\{([^}]*)\}")
+
+
+def _declarations(style: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in style.split(";"):
+        match = _DECLARATION.match(part)
+        if match:
+            pairs.append((match[1], match[2]))
+    return pairs
+
+
+def _to_svg(fig: Figure, *, chart_id: str, title: str) -> str:
+    """The figure as CSP-safe inline SVG (see the module docstring)."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context(RC):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    # matplotlib's own output, never user input: the stdlib parser is safe here.
+    root = ET.fromstring(buffer.getvalue().encode())  # noqa: S314
+    # The one <style> matplotlib writes sets defaults for every element: make them
+    # inherited attributes of the root instead.
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if child.tag == f"{{{SVG_NS}}}style":
+                for rule in _STYLE_ELEMENT.findall(child.text or ""):
+                    for name, value in _declarations(rule):
+                        root.set(name, value)
+                parent.remove(child)
+            elif child.tag == f"{{{SVG_NS}}}metadata":
+                parent.remove(child)
+    # Several charts share one page: prefix every id so they never collide.
+    for el in root.iter():
+        style = el.attrib.pop("style", None)
+        if style:
+            for name, value in _declarations(style):
+                el.set(name, FONT_FAMILY if name == "font-family" else value)
+        if "id" in el.attrib:
+            el.set("id", f"{chart_id}-{el.get('id')}")
+        for attr in ("clip-path", "mask", "filter"):
+            if attr in el.attrib:
+                el.set(attr, el.get(attr).replace("url(#", f"url(#{chart_id}-"))
+        href = el.get(f"{{{XLINK_NS}}}href")
+        if href and href.startswith("#"):
+            el.set(f"{{{XLINK_NS}}}href", f"#{chart_id}-{href[1:]}")
+    # The page sizes the chart (CSS width), the viewBox keeps its proportions.
+    for attr in ("width", "height"):
+        root.attrib.pop(attr, None)
+    root.set("role", "img")
+    root.set("aria-labelledby", f"{chart_id}-title")
+    root.set("class", "chart")
+    title_el = ET.Element(f"{{{SVG_NS}}}title", {"id": f"{chart_id}-title"})
+    title_el.text = title
+    root.insert(0, title_el)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _figure(width: float = 7.0, height: float = 2.8) -> tuple[Figure, Axes]:
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        ax = fig.add_subplot()
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(axis="y", color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    return fig, ax
+
+
+def _no_data(ax: Axes) -> None:
+    ax.text(0.5, 0.5, "No data in this period", transform=ax.transAxes, ha="center", color=MUTED)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _date_axis(ax: Axes, days: Sequence[dt.date]) -> None:
+    # AutoDateLocator finds no interval for a few days' range: tick each day then.
+    short = len(days) < 2 or (days[-1] - days[0]).days <= 10
+    locator = DayLocator() if short else AutoDateLocator(minticks=2, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
+def velocity_by_type_svg(weeks: Sequence[dt.date], velocity: Mapping[str, Sequence[int]]) -> str:
+    """Weekly flow velocity, bars stacked by flow item type (week = its Monday)."""
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure()
+        if not weeks or not any(sum(v) for v in velocity.values()):
+            _no_data(ax)
+        else:
+            bottom = [0] * len(weeks)
+            for item_type, counts in velocity.items():
+                ax.bar(
+                    weeks,
+                    counts,
+                    width=5,
+                    bottom=bottom,
+                    label=item_type,
+                    color=TYPE_COLORS.get(item_type),
+                    align="edge",
+                )
+                bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+            ax.set_ylabel("items done")
+            _date_axis(ax, weeks)
+            ax.legend(loc="upper left", ncols=len(velocity), fontsize=8)
+            ax.set_ylim(0, max(bottom) * 1.25 or 1)
+    return _to_svg(fig, chart_id="velocity", title="Weekly flow velocity by item type")
+
+
+def flow_time_trend_svg(
+    weeks: Sequence[dt.date], median: Sequence[float | None], p85: Sequence[float | None]
+) -> str:
+    """Weekly flow time, median and 85th percentile in days; weeks without done items
+    leave a gap rather than a zero."""
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure()
+        if not any(v is not None for v in median):
+            _no_data(ax)
+        else:
+            for label, values, color in (
+                ("median", median, LINE_COLORS[0]),
+                ("85th percentile", p85, LINE_COLORS[1]),
+            ):
+                ys = [float("nan") if v is None else v for v in values]
+                ax.plot(weeks, ys, marker="o", markersize=3, label=label, color=color)
+            ax.set_ylabel("days")
+            ax.set_ylim(bottom=0)
+            _date_axis(ax, weeks)
+            ax.legend(loc="upper left", ncols=2, fontsize=8)
+    return _to_svg(fig, chart_id="flowtime", title="Weekly flow time, median and 85th percentile")
+
+
+def cumulative_flow_svg(days: Sequence[dt.date], states: Mapping[str, Sequence[int]]) -> str:
+    """Cumulative flow: items per state category at the end of each day, stacked."""
+    with matplotlib.rc_context(RC):
+        # Full page width: wider than the other charts, so its text keeps their size.
+        fig, ax = _figure(width=10.5, height=3.0)
+        if not days or not any(sum(v) for v in states.values()):
+            _no_data(ax)
+        else:
+            names = list(states)
+            ax.stackplot(
+                days,
+                [states[n] for n in names],
+                labels=names,
+                colors=[STATE_COLORS.get(n) for n in names],
+                linewidth=0,
+            )
+            ax.set_ylabel("items")
+            ax.set_xlim(days[0], days[-1])
+            _date_axis(ax, days)
+            handles, labels = ax.get_legend_handles_labels()
+            # Top of the stack first, as the eye reads the bands.
+            ax.legend(handles[::-1], labels[::-1], loc="upper left", fontsize=8, ncols=len(names))
+            ax.set_ylim(0, max(map(sum, zip(*states.values(), strict=True))) * 1.2 or 1)
+    return _to_svg(fig, chart_id="cfd", title="Cumulative flow by state category")
+
+
+def distribution_svg(velocity: Mapping[str, int]) -> str:
+    """Flow distribution: done items per type, as horizontal bars labelled with percents."""
+    total = sum(velocity.values())
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure(width=4.2, height=2.2)
+        if not total:
+            _no_data(ax)
+        else:
+            names = list(velocity)[::-1]
+            counts = [velocity[n] for n in names]
+            bars = ax.barh(names, counts, color=[TYPE_COLORS.get(n) for n in names])
+            ax.bar_label(
+                bars,
+                labels=[f"{c} ({100 * c / total:.0f}%)" for c in counts],
+                padding=3,
+                color=INK,
+                fontsize=8,
+            )
+            ax.grid(axis="y", visible=False)
+            ax.grid(axis="x", color=GRID, linewidth=0.6)
+            ax.set_xlim(0, max(counts) * 1.35)
+            ax.set_xlabel("items done")
+    return _to_svg(fig, chart_id="distribution", title="Flow distribution by item type")
+
+
+def flow_load_svg(days: Sequence[dt.date], wip: Sequence[int]) -> str:
+    """Flow load over time: items active or waiting at the end of each day."""
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure()
+        if not days or not any(wip):
+            _no_data(ax)
+        else:
+            ax.fill_between(days, wip, step="post", color=LINE_COLORS[0], alpha=0.15, linewidth=0)
+            ax.step(days, wip, where="post", color=LINE_COLORS[0], linewidth=1.2)
+            ax.set_ylabel("items in progress")
+            ax.set_xlim(days[0], days[-1])
+            ax.set_ylim(0, max(wip) * 1.2)
+            _date_axis(ax, days)
+    return _to_svg(fig, chart_id="load", title="Flow load (work in progress) per day")

@@ -1,0 +1,323 @@
+"""Dashboards: one value stream's flow and DORA metrics for a period, with charts and
+drill-downs, and all streams side by side.
+
+Quarters and months read the stored KPI snapshots when the workers have written
+them, else compute live; a custom date range always computes live (metrics.engine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models import Value as V
+from django.db.models.functions import Coalesce, Extract
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from metrics import bands, charts, series
+from metrics.definitions import FLOW_TYPES, METRICS, Better
+from metrics.engine import Period, Value, parse_date_range, value_stream_metrics
+from metrics.models import KpiSnapshot, PeriodKind
+from metrics.snapshots import period_of
+from portfolio.models import Organization
+from portfolio.tenancy import get_for_request, org_view
+from streams.models import FlowItem, ValueStream
+
+HEADLINE_KEYS = (
+    "flow_velocity",
+    "flow_time_median_days",
+    "flow_time_p85_days",
+    "flow_load",
+    "flow_efficiency",
+)
+DORA_KEYS = (
+    "deployment_frequency_per_day",
+    "lead_time_for_changes_median_hours",
+    "change_failure_rate",
+    "time_to_restore_median_hours",
+)
+OVERVIEW_KEYS = ("flow_velocity", "flow_time_median_days", "flow_load", "flow_efficiency")
+# A custom range is computed live, day by day for the charts: keep it bounded.
+MAX_CUSTOM_DAYS = 731
+RECENT_QUARTERS = 6
+RECENT_MONTHS = 12
+ITEMS_PAGE_SIZE = 25
+DIGITS = {"items": 0, "%": 0, "days": 1, "hours": 1, "per day": 2}
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    kind: str  # quarter, month or custom
+    period: Period
+    previous: Period
+    label: str
+
+    @property
+    def query(self) -> str:
+        """The query string that selects this period again (links keep it)."""
+        if self.kind == "custom":
+            return (
+                f"period=custom&from={self.period.date_from.isoformat()}"
+                f"&to={self.period.date_to.isoformat()}"
+            )
+        return f"period={self.kind}&from={self.period.date_from.isoformat()}"
+
+
+def _label(kind: str, start: dt.date, end: dt.date) -> str:
+    if kind == PeriodKind.QUARTER:
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if kind == PeriodKind.MONTH:
+        return start.strftime("%B %Y")
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
+def _calendar_choice(org: Organization, kind: str, day: dt.date) -> PeriodChoice:
+    start, end = period_of(kind, day)
+    prev_start, prev_end = period_of(kind, start - dt.timedelta(days=1))
+    return PeriodChoice(
+        kind,
+        Period.for_organization(org, start, end),
+        Period.for_organization(org, prev_start, prev_end),
+        _label(kind, start, end),
+    )
+
+
+def _choose_period(request: HttpRequest) -> tuple[PeriodChoice, str]:
+    """The period the query string asks for, and an error message when it is unusable
+    (then the current quarter is shown instead)."""
+    org = request.organization
+    today = timezone.localdate()  # the middleware's override: the organization's zone
+    kind = request.GET.get("period") or PeriodKind.QUARTER
+    raw_from, raw_to = request.GET.get("from", ""), request.GET.get("to", "")
+    try:
+        if kind in (PeriodKind.QUARTER, PeriodKind.MONTH):
+            day = parse_date_range(raw_from, raw_from)[0] if raw_from else today
+            return _calendar_choice(org, kind, day), ""
+        if kind == "custom":
+            date_from, date_to = parse_date_range(raw_from, raw_to)
+            days = (date_to - date_from).days + 1
+            if days > MAX_CUSTOM_DAYS:
+                raise ValidationError(
+                    f"to: the range has {days} days; at most {MAX_CUSTOM_DAYS} are allowed"
+                )
+            previous_to = date_from - dt.timedelta(days=1)
+            return PeriodChoice(
+                "custom",
+                Period.for_organization(org, date_from, date_to),
+                Period.for_organization(
+                    org, previous_to - dt.timedelta(days=days - 1), previous_to
+                ),
+                _label("custom", date_from, date_to),
+            ), ""
+        error = f"period: '{kind}' is not one of quarter, month, custom"
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _calendar_choice(org, PeriodKind.QUARTER, today), error
+
+
+def _recent_periods(today: dt.date) -> dict[str, list[tuple[str, str]]]:
+    """The picker's options: (first day, label) of recent quarters and months."""
+    options: dict[str, list[tuple[str, str]]] = {}
+    for kind, count in ((PeriodKind.QUARTER, RECENT_QUARTERS), (PeriodKind.MONTH, RECENT_MONTHS)):
+        day, items = today, []
+        for _ in range(count):
+            start, end = period_of(kind, day)
+            items.append((start.isoformat(), _label(kind, start, end)))
+            day = start - dt.timedelta(days=1)
+        options[kind] = items
+    return options
+
+
+def _metrics(
+    org: Organization, stream_ids: list[int], choice: PeriodChoice
+) -> tuple[dict[int, dict[str, Value]], dict[int, dict[str, Value]]]:
+    """Each stream's values for the period and for the previous one: from snapshots
+    for quarters and months where every one is stored, else live."""
+    wanted = {choice.period.date_from: choice.period, choice.previous.date_from: choice.previous}
+    found: dict[dt.date, dict[int, dict[str, Value]]] = {start: {} for start in wanted}
+    if choice.kind != "custom":
+        rows = KpiSnapshot.objects.filter(
+            organization=org,
+            value_stream_id__in=stream_ids,
+            period_kind=choice.kind,
+            period_start__in=list(wanted),
+        ).values_list("period_start", "value_stream_id", "values")
+        for start, stream_id, values in rows:
+            found[start][stream_id] = values
+    for start, period in wanted.items():
+        if len(found[start]) < len(stream_ids):
+            found[start] = value_stream_metrics(
+                organization=org, value_stream_ids=stream_ids, period=period
+            )
+    return found[choice.period.date_from], found[choice.previous.date_from]
+
+
+def _display(key: str, value: Value) -> str:
+    if value is None:
+        return "—"
+    digits = DIGITS.get(METRICS[key].unit, 1)
+    return f"{value:,.{digits}f}"
+
+
+def _tile(key: str, value: Value, previous: Value) -> dict[str, Any]:
+    """A headline number with its change against the previous period, judged by
+    which way the metric is better (metrics.definitions)."""
+    metric = METRICS[key]
+    tile: dict[str, Any] = {
+        "key": key,
+        "label": metric.label,
+        "unit": metric.unit,
+        "value": value,
+        "display": _display(key, value),
+        "previous_display": _display(key, previous),
+        "change": None,
+        "judgement": "neutral",
+    }
+    if value is None or previous is None or previous == 0 or value == previous:
+        return tile
+    change = 100 * (value - previous) / abs(previous)
+    if round(change) == 0:
+        # Under half a percent reads as "0%": no arrow, no colour, rather than a red ▼ 0%.
+        return tile
+    tile["change"] = f"{abs(change):.0f}%"
+    tile["arrow"] = "▲" if change > 0 else "▼"
+    if metric.better != Better.NEITHER:
+        good = (change > 0) == (metric.better == Better.UP)
+        tile["judgement"] = "good" if good else "bad"
+    return tile
+
+
+def _dora_tile(org: Organization, key: str, value: Value, previous: Value) -> dict[str, Any]:
+    tile = _tile(key, value, previous)
+    year = org.dora_report_year
+    found = bands.band(key, value, year=year)
+    tile["band"] = found.value if found else None
+    tile["band_text"] = bands.BANDS[year][key].text[found] if found else ""
+    return tile
+
+
+def _period_context(request: HttpRequest) -> dict[str, Any]:
+    choice, error = _choose_period(request)
+    return {
+        "choice": choice,
+        "period_error": error,
+        "recent": _recent_periods(timezone.localdate()),
+        "kinds": (("quarter", "Quarter"), ("month", "Month"), ("custom", "Custom dates")),
+    }
+
+
+@org_view()
+def stream_dashboard(request: HttpRequest, value_stream_id: int) -> HttpResponse:
+    org = request.organization
+    stream = get_for_request(request, ValueStream, pk=value_stream_id)
+    ctx = _period_context(request)
+    choice: PeriodChoice = ctx["choice"]
+    current, previous = _metrics(org, [stream.pk], choice)
+    now, before = current[stream.pk], previous[stream.pk]
+    # Charts of the current period stop today: the days ahead have no history yet.
+    drawn = choice.period
+    today = timezone.localdate()
+    if drawn.date_from <= today < drawn.date_to:
+        drawn = Period.for_organization(org, drawn.date_from, today)
+    weekly = series.weekly_series(organization=org, value_stream_id=stream.pk, period=drawn)
+    daily = series.daily_series(organization=org, value_stream_id=stream.pk, period=drawn)
+    velocity_by_type = {t: now[f"flow_velocity_{t}"] or 0 for t in FLOW_TYPES}
+    ctx.update(
+        {
+            "stream": stream,
+            "headline": [_tile(k, now[k], before[k]) for k in HEADLINE_KEYS],
+            "distribution": [
+                {
+                    **_tile(f"flow_distribution_{t}", now[f"flow_distribution_{t}"], None),
+                    "type": t,
+                    "count": velocity_by_type[t],
+                }
+                for t in FLOW_TYPES
+            ],
+            "dora": [_dora_tile(org, k, now[k], before[k]) for k in DORA_KEYS],
+            "report_year": org.dora_report_year,
+            "coverage": series.data_coverage(
+                organization=org, value_stream_id=stream.pk, period=choice.period
+            ),
+            "charts": {
+                "velocity": charts.velocity_by_type_svg(weekly.weeks, weekly.velocity),
+                "flow_time": charts.flow_time_trend_svg(
+                    weekly.weeks, weekly.median_days, weekly.p85_days
+                ),
+                "cfd": charts.cumulative_flow_svg(daily.days, daily.states),
+                "distribution": charts.distribution_svg(velocity_by_type),
+                "load": charts.flow_load_svg(daily.days, daily.wip),
+            },
+        }
+    )
+    return render(request, "streams/dashboard.html", ctx)
+
+
+@org_view()
+def stream_dashboard_items(request: HttpRequest, value_stream_id: int) -> HttpResponse:
+    """The drill-down behind flow velocity and flow time: the items done in the period
+    (the stream's and its descendants'), with their flow times, paginated."""
+    org = request.organization
+    stream = get_for_request(request, ValueStream, pk=value_stream_id)
+    ctx = _period_context(request)
+    choice: PeriodChoice = ctx["choice"]
+    ids = series.stream_and_descendant_ids(organization=org, value_stream_id=stream.pk)
+    sort = "flow_time" if request.GET.get("sort") == "flow_time" else "done"
+    items = (
+        FlowItem.objects.filter(
+            organization=org,
+            value_stream_id__in=ids,
+            done_at__gte=choice.period.start,
+            done_at__lt=choice.period.end,
+        )
+        .select_related("value_stream")
+        .annotate(
+            flow_time=ExpressionWrapper(
+                F("done_at") - Coalesce("started_at", "done_at"), output_field=DurationField()
+            ),
+            flow_days=Extract("flow_time", "epoch") / V(86400.0),
+            active_days=F("active_seconds") / V(86400.0),
+        )
+        .order_by("-flow_time" if sort == "flow_time" else "-done_at", "key")
+    )
+    ctx.update(
+        {
+            "stream": stream,
+            "sort": sort,
+            "page_obj": Paginator(items, ITEMS_PAGE_SIZE).get_page(request.GET.get("page")),
+        }
+    )
+    template = (
+        "streams/dashboard_items.html#items" if request.htmx else "streams/dashboard_items.html"
+    )
+    return render(request, template, ctx)
+
+
+@org_view()
+def stream_overview(request: HttpRequest) -> HttpResponse:
+    """Every value stream side by side for the period, in one engine call."""
+    org = request.organization
+    ctx = _period_context(request)
+    streams = list(ValueStream.objects.filter(organization=org).order_by("name"))
+    current, previous = _metrics(org, [s.pk for s in streams], ctx["choice"])
+    rows = []
+    for s in streams:
+        now, before = current[s.pk], previous[s.pk]
+        rows.append(
+            {
+                "stream": s,
+                "tiles": [_tile(k, now[k], before[k]) for k in OVERVIEW_KEYS],
+                "dora": [
+                    _dora_tile(org, k, now[k], before[k])
+                    for k in ("deployment_frequency_per_day", "change_failure_rate")
+                ],
+            }
+        )
+    ctx.update({"rows": rows, "report_year": org.dora_report_year})
+    return render(request, "streams/overview.html", ctx)
