@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -240,3 +243,72 @@ class Incident(OrgOwned):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EventKind(models.TextChoices):
+    """The kinds of event CSV (CONTRACT.md, "Event CSVs"), as streams.ingest.KINDS names them."""
+
+    FLOW_ITEMS = "flow_items", "Flow items"
+    FLOW_TRANSITIONS = "flow_transitions", "Flow transitions"
+    DEPLOYMENTS = "deployments", "Deployments"
+    CHANGES = "changes", "Changes"
+    INCIDENTS = "incidents", "Incidents"
+
+
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
+def _event_upload_path(instance: EventUpload, filename: str) -> str:
+    # The stored name is random: the original one is kept in its own field.
+    return f"uploads/{instance.organization_id}/{uuid.uuid4().hex}.csv"
+
+
+class EventUpload(OrgOwned):
+    """An event CSV uploaded on the import page, and how its import went (streams.uploads)."""
+
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    original_name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=_event_upload_path, max_length=255)
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=UploadStatus.choices, default=UploadStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0)  # percent, 0..100
+    # ImportResult's counts: {"created": n, "updated": n, "unchanged": n}.
+    counts = models.JSONField(default=dict, blank=True)
+    # The first ERRORS_KEPT "line N: reason" messages of a rejection; error_count has them all.
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    # Why a failed import failed, in words fit for the page (never a traceback).
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="eventupload_org_created_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.kind})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in UPLOAD_FINISHED
+
+    @property
+    def errors_omitted(self) -> int:
+        return max(self.error_count - len(self.errors), 0)
+
+
+UPLOAD_FINISHED = frozenset({UploadStatus.DONE, UploadStatus.REJECTED, UploadStatus.FAILED})

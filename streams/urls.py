@@ -1,12 +1,14 @@
 from django.urls import path
 
-from streams import dashboard_views, template_views, views
+from streams import dashboard_views, template_views, upload_views, views
 
 urlpatterns = [
     path("", views.stream_list, name="stream_list"),
     path("tree/", views.stream_tree, name="stream_tree"),
     path("templates/", template_views.stream_templates, name="stream_templates"),
     path("overview/", dashboard_views.stream_overview, name="stream_overview"),
+    path("import/", upload_views.upload_page, name="event_import"),
+    path("import/<int:upload_id>/", upload_views.upload_detail, name="event_upload"),
     path("<int:value_stream_id>/", views.stream_detail, name="stream_detail"),
     path("<int:value_stream_id>/map/", views.stream_map, name="stream_map"),
     path(

@@ -82,6 +82,21 @@ def _token(t: Tenant) -> int:
         return api_token_create(organization=t.org, user=t.viewer, name="walk").token.pk
 
 
+def _upload(t: Tenant) -> int:
+    from streams.models import EventKind, EventUpload
+
+    # A row is enough: the walk never runs the import, so no file is stored.
+    with organization_context(t.org.pk):
+        return EventUpload.objects.create(
+            organization=t.org,
+            kind=EventKind.FLOW_ITEMS,
+            original_name="walk.csv",
+            file=f"uploads/{t.org.pk}/walk.csv",
+            size=0,
+            uploaded_by=t.editor,
+        ).pk
+
+
 _MODELS: dict[int, dict[str, int]] = {}
 
 
@@ -176,6 +191,7 @@ OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
     "membership": _membership,
     "invitation": _invitation,
     "token": _token,
+    "upload": _upload,
     **{
         kind: _of_model(kind)
         for kind in (
@@ -206,6 +222,7 @@ PARAM_KINDS: dict[str, str] = {
     "membership_id": "membership",
     "invitation_id": "invitation",
     "token_id": "token",
+    "upload_id": "upload",
     "layer_id": "layer",
     "team_id": "team",
     "family_id": "family",
