@@ -11,13 +11,14 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate provision worker beat web db-stop clean help
+.PHONY: run test install lint format migrate provision worker beat web db-stop clean help bench
 
 help:
 	@echo "make run      serve http://$(HOST):$(PORT)/ with a worker and beat (demo org loaded)"
 	@echo "make test     lint, then the whole test suite (browser tests need Debian's chromium)"
 	@echo "make lint     ruff check and format check"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
+	@echo "make bench    import 1M flow items and time the metrics (BENCH_ARGS=\"--items N --runs K --keep\")"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
@@ -54,6 +55,10 @@ lint: install
 format: install
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# Not part of `make test`: a million flow items take minutes (bench/run.py).
+bench: migrate
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 db-stop: install
 	$(PY) -c "from config import database; database.embedded_server_stop()"
