@@ -441,6 +441,10 @@ WHERE i.organization_id = %(org)s AND i.id = n.id
 """  # noqa: S608 - ``ids`` is SQL of this module's callers, never input
 
 
+# Above this many touched items, a refresh is planned without nested loops.
+LARGE_REFRESH = 5_000
+
+
 def flow_item_facts_refresh(*, organization: Organization, item_ids: Iterable[int]) -> int:
     """Recompute the derived facts of these flow items from their transitions, in one
     statement; returns the number of items whose facts changed."""
@@ -461,5 +465,16 @@ def flow_item_facts_refresh_from(*, organization: Organization, table: str) -> i
     if not table.isidentifier():
         raise ValueError(f"{table!r} is not a table name")
     with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(f"SELECT id FROM {table}"), {"org": organization.pk})  # noqa: S608
-        return cursor.rowcount
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+        large = cursor.fetchone()[0] > LARGE_REFRESH
+        if large:
+            # The transitions this import just wrote are invisible to the table's
+            # statistics until commit, so the planner expects ~1 row and picks a
+            # nested loop that is quadratic in the items; hash joins stay linear.
+            cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
+        try:
+            cursor.execute(_facts_sql(f"SELECT id FROM {table}"), {"org": organization.pk})  # noqa: S608
+            return cursor.rowcount
+        finally:
+            if large and not connection.needs_rollback:
+                cursor.execute("SELECT set_config('enable_nestloop', 'on', true)")

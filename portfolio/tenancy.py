@@ -82,12 +82,12 @@ def organization_context(
     with transaction.atomic():
         previous = (_get(GUC_ORGANIZATION), _get(GUC_USER))
         set_transaction_context(organization_id=organization_id, user_id=user_id)
-        try:
-            yield
-        finally:
-            if connection.in_atomic_block and not connection.needs_rollback:
-                _set(GUC_ORGANIZATION, previous[0])
-                _set(GUC_USER, previous[1])
+        yield
+        # Only on a normal exit: after an error the rollback of this atomic
+        # block undoes set_config(..., true) itself, and a statement here would
+        # hide the error behind "current transaction is aborted".
+        _set(GUC_ORGANIZATION, previous[0])
+        _set(GUC_USER, previous[1])
 
 
 @contextmanager
@@ -100,11 +100,8 @@ def lookup_key(value: str) -> Iterator[None]:
     """
     with transaction.atomic():
         _set(GUC_LOOKUP, value)
-        try:
-            yield
-        finally:
-            if connection.in_atomic_block and not connection.needs_rollback:
-                _set(GUC_LOOKUP, "")
+        yield
+        _set(GUC_LOOKUP, "")  # on an error, the rollback clears it
 
 
 def membership_for(user: AbstractBaseUser, slug: str) -> Membership | None:

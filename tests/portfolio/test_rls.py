@@ -131,3 +131,15 @@ def test_every_org_owned_model_table_is_covered():
         tables = set(rls.tenant_tables(cursor))
     models = {m._meta.db_table for m in apps.get_models() if issubclass(m, OrgOwned)}
     assert models <= tables
+
+
+def test_an_sql_error_inside_an_organization_context_surfaces_as_itself(tenant_a):
+    from django.db import DatabaseError, connection
+
+    with pytest.raises(DatabaseError, match="division by zero"):
+        with organization_context(tenant_a.org.pk), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+    # The context before it is back: none.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('throughline.organization', true)")
+        assert cursor.fetchone()[0] in ("", None)
