@@ -182,33 +182,42 @@ GROUP BY subject
 # An item's state at t is that of its last transition with at < t (DOMAIN.md);
 # only items started before P.end and not done before P.start can be in progress
 # then (an item done before P.start stays done: done_at is its last transition).
+# Flow load (DOMAIN.md): an item is WIP at instant t when the state of its last
+# transition with at < t is active or waiting. A transition's state therefore
+# holds on (at, next_at], and the day ends E_n = local midnight of
+# (from + n + 1) it covers are n = date(at) - from .. date(next_at) - from - 1
+# (local dates; the last day when there is no next transition). One pass over
+# the candidates' transitions yields every (item, day) pair of WIP, so the cost
+# follows the transitions and the WIP, not items x days.
 _LOAD_SQL = _with_tree(
     """,
-day_ends AS (
-    SELECT g.n, ((%(date_from)s::date + g.n + 1)::timestamp AT TIME ZONE %(tz)s) AS at
-    FROM generate_series(0, %(days)s - 1) AS g(n)
-),
 candidates AS (
     SELECT t.subject, i.id
     FROM tree t
     JOIN streams_flowitem i ON i.organization_id = %(org)s AND i.value_stream_id = t.vs_id
     WHERE i.started_at < %(end)s AND (i.done_at IS NULL OR i.done_at >= %(start)s)
 ),
-wip AS (
-    SELECT c.subject, d.n, count(*) AS items
+spans AS (
+    SELECT c.subject, tr.state,
+           (tr.at AT TIME ZONE %(tz)s)::date - %(date_from)s::date AS first_n,
+           (lead(tr.at) OVER (PARTITION BY tr.item_id ORDER BY tr.at) AT TIME ZONE %(tz)s)::date
+               - %(date_from)s::date - 1 AS last_n
     FROM candidates c
-    CROSS JOIN day_ends d
-    CROSS JOIN LATERAL (
-        SELECT tr.state FROM streams_flowtransition tr
-        WHERE tr.organization_id = %(org)s AND tr.item_id = c.id AND tr.at < d.at
-        ORDER BY tr.at DESC LIMIT 1
-    ) s
+    JOIN streams_flowtransition tr ON tr.organization_id = %(org)s AND tr.item_id = c.id
+    -- Transitions from P.end on cannot change the state at a day end of P.
+    WHERE tr.at < %(end)s
+),
+wip AS (
+    SELECT s.subject, g.n
+    FROM spans s
+    CROSS JOIN LATERAL generate_series(
+        greatest(s.first_n, 0), least(COALESCE(s.last_n, %(days)s - 1), %(days)s - 1)
+    ) AS g(n)
     WHERE s.state IN ('active', 'waiting')
-    GROUP BY c.subject, d.n
 )
 SELECT subject,
-       COALESCE(sum(items) FILTER (WHERE n = %(days)s - 1), 0) AS flow_load,
-       sum(items) AS wip_day_sum
+       count(*) FILTER (WHERE n = %(days)s - 1) AS flow_load,
+       count(*) AS wip_day_sum
 FROM wip
 GROUP BY subject
 """

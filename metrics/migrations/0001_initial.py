@@ -6,43 +6,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('journeys', '0003_journey_explicit_flags'),
-        ('portfolio', '0005_dora_report_year'),
-        ('streams', '0003_delivery_events'),
+        ("journeys", "0003_journey_explicit_flags"),
+        ("portfolio", "0005_dora_report_year"),
+        ("streams", "0003_delivery_events"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KpiSnapshot',
+            name="KpiSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_kind', models.CharField(choices=[('week', 'Week'), ('month', 'Month'), ('quarter', 'Quarter')], max_length=10)),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('values', models.JSONField(default=dict)),
-                ('computed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('journey', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='journeys.journey')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
-                ('value_stream', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='streams.valuestream')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "period_kind",
+                    models.CharField(
+                        choices=[("week", "Week"), ("month", "Month"), ("quarter", "Quarter")],
+                        max_length=10,
+                    ),
+                ),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                ("values", models.JSONField(default=dict)),
+                ("computed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "journey",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="journeys.journey",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
+                (
+                    "value_stream",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="streams.valuestream",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('journey__isnull', True), ('value_stream__isnull', False)), models.Q(('journey__isnull', False), ('value_stream__isnull', True)), _connector='OR'), name='kpisnapshot_one_subject'), models.UniqueConstraint(condition=models.Q(('value_stream__isnull', False)), fields=('organization', 'value_stream', 'period_kind', 'period_start'), name='kpisnapshot_stream_period_uniq'), models.UniqueConstraint(condition=models.Q(('journey__isnull', False)), fields=('organization', 'journey', 'period_kind', 'period_start'), name='kpisnapshot_journey_period_uniq')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("journey__isnull", True), ("value_stream__isnull", False)),
+                            models.Q(("journey__isnull", False), ("value_stream__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="kpisnapshot_one_subject",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("value_stream__isnull", False)),
+                        fields=("organization", "value_stream", "period_kind", "period_start"),
+                        name="kpisnapshot_stream_period_uniq",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("journey__isnull", False)),
+                        fields=("organization", "journey", "period_kind", "period_start"),
+                        name="kpisnapshot_journey_period_uniq",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RecomputeState',
+            name="RecomputeState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dirty_since', models.DateTimeField(null=True)),
-                ('last_run_at', models.DateTimeField(null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("dirty_since", models.DateTimeField(null=True)),
+                ("last_run_at", models.DateTimeField(null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization',), name='recomputestate_org_uniq')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization",), name="recomputestate_org_uniq"
+                    )
+                ],
             },
         ),
     ]

@@ -5,117 +5,288 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portfolio', '0004_owner_email'),
-        ('streams', '0002_owner_email'),
+        ("portfolio", "0004_owner_email"),
+        ("streams", "0002_owner_email"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('environment', models.CharField(max_length=100)),
-                ('deployed_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure')], max_length=10)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
-                ('value_stream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='streams.valuestream')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                ("environment", models.CharField(max_length=100)),
+                ("deployed_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("success", "Success"), ("failure", "Failure")], max_length=10
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
+                (
+                    "value_stream",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployments",
+                        to="streams.valuestream",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Change',
+            name="Change",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('committed_at', models.DateTimeField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
-                ('value_stream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='streams.valuestream')),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='streams.deployment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                ("committed_at", models.DateTimeField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
+                (
+                    "value_stream",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="streams.valuestream",
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="streams.deployment",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='FlowItem',
+            name="FlowItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('type', models.CharField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], max_length=10)),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField()),
-                ('state', models.CharField(choices=[('new', 'New'), ('active', 'Active'), ('waiting', 'Waiting'), ('done', 'Done'), ('canceled', 'Canceled')], default='new', max_length=10)),
-                ('started_at', models.DateTimeField(null=True)),
-                ('done_at', models.DateTimeField(null=True)),
-                ('active_seconds', models.BigIntegerField(default=0)),
-                ('waiting_seconds', models.BigIntegerField(default=0)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
-                ('value_stream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flow_items', to='streams.valuestream')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("feature", "Feature"),
+                            ("defect", "Defect"),
+                            ("risk", "Risk"),
+                            ("debt", "Debt"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("active", "Active"),
+                            ("waiting", "Waiting"),
+                            ("done", "Done"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(null=True)),
+                ("done_at", models.DateTimeField(null=True)),
+                ("active_seconds", models.BigIntegerField(default=0)),
+                ("waiting_seconds", models.BigIntegerField(default=0)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
+                (
+                    "value_stream",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flow_items",
+                        to="streams.valuestream",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='FlowTransition',
+            name="FlowTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('state', models.CharField(choices=[('new', 'New'), ('active', 'Active'), ('waiting', 'Waiting'), ('done', 'Done'), ('canceled', 'Canceled')], max_length=10)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='streams.flowitem')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("active", "Active"),
+                            ("waiting", "Waiting"),
+                            ("done", "Done"),
+                            ("canceled", "Canceled"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transitions",
+                        to="streams.flowitem",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('opened_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('deployment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='streams.deployment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portfolio.organization')),
-                ('value_stream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='streams.valuestream')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                ("opened_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents",
+                        to="streams.deployment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="portfolio.organization",
+                    ),
+                ),
+                (
+                    "value_stream",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="incidents",
+                        to="streams.valuestream",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['organization', 'value_stream', 'deployed_at'], name='deployment_at_idx'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["organization", "value_stream", "deployed_at"], name="deployment_at_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.UniqueConstraint(fields=('organization', 'key'), name='deployment_org_key_uniq'),
+            model_name="deployment",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "key"), name="deployment_org_key_uniq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='change',
-            index=models.Index(fields=['organization', 'deployment'], name='change_deployment_idx'),
+            model_name="change",
+            index=models.Index(fields=["organization", "deployment"], name="change_deployment_idx"),
         ),
         migrations.AddConstraint(
-            model_name='change',
-            constraint=models.UniqueConstraint(fields=('organization', 'key'), name='change_org_key_uniq'),
+            model_name="change",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "key"), name="change_org_key_uniq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='flowitem',
-            index=models.Index(fields=['organization', 'value_stream', 'done_at'], name='flowitem_done_idx'),
+            model_name="flowitem",
+            index=models.Index(
+                fields=["organization", "value_stream", "done_at"], name="flowitem_done_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='flowitem',
-            index=models.Index(fields=['organization', 'value_stream', 'state'], name='flowitem_state_idx'),
+            model_name="flowitem",
+            index=models.Index(
+                fields=["organization", "value_stream", "state"], name="flowitem_state_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flowitem',
-            constraint=models.UniqueConstraint(fields=('organization', 'key'), name='flowitem_org_key_uniq'),
+            model_name="flowitem",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "key"), name="flowitem_org_key_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flowtransition',
-            constraint=models.UniqueConstraint(fields=('organization', 'item', 'at'), name='flowtransition_item_at_uniq'),
+            model_name="flowtransition",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "item", "at"), name="flowtransition_item_at_uniq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['organization', 'value_stream', 'resolved_at'], name='incident_resolved_idx'),
+            model_name="incident",
+            index=models.Index(
+                fields=["organization", "value_stream", "resolved_at"], name="incident_resolved_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['organization', 'deployment'], name='incident_deployment_idx'),
+            model_name="incident",
+            index=models.Index(
+                fields=["organization", "deployment"], name="incident_deployment_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.UniqueConstraint(fields=('organization', 'key'), name='incident_org_key_uniq'),
+            model_name="incident",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "key"), name="incident_org_key_uniq"
+            ),
         ),
     ]

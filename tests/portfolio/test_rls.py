@@ -136,9 +136,12 @@ def test_every_org_owned_model_table_is_covered():
 def test_an_sql_error_inside_an_organization_context_surfaces_as_itself(tenant_a):
     from django.db import DatabaseError, connection
 
-    with pytest.raises(DatabaseError, match="division by zero"):
-        with organization_context(tenant_a.org.pk), connection.cursor() as cursor:
-            cursor.execute("SELECT 1 / 0")
+    with (
+        pytest.raises(DatabaseError, match="division by zero"),
+        organization_context(tenant_a.org.pk),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT 1 / 0")
     # The context before it is back: none.
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('throughline.organization', true)")
