@@ -198,10 +198,11 @@ candidates AS (
     WHERE i.started_at < %(end)s AND (i.done_at IS NULL OR i.done_at >= %(start)s)
 ),
 spans AS (
+    -- By subject too: with several roots, a child's item is a candidate of each.
     SELECT c.subject, tr.state,
            (tr.at AT TIME ZONE %(tz)s)::date - %(date_from)s::date AS first_n,
-           (lead(tr.at) OVER (PARTITION BY tr.item_id ORDER BY tr.at) AT TIME ZONE %(tz)s)::date
-               - %(date_from)s::date - 1 AS last_n
+           (lead(tr.at) OVER (PARTITION BY c.subject, tr.item_id ORDER BY tr.at)
+               AT TIME ZONE %(tz)s)::date - %(date_from)s::date - 1 AS last_n
     FROM candidates c
     JOIN streams_flowtransition tr ON tr.organization_id = %(org)s AND tr.item_id = c.id
     -- Transitions from P.end on cannot change the state at a day end of P.

@@ -186,3 +186,22 @@ def test_an_import_marks_snapshots_stale_and_queues_one_recompute_on_commit(
         # The queued task (eager in tests) claimed the dirty flag and recomputed.
         assert RecomputeState.objects.get(organization=org).dirty_since is None
         assert KpiSnapshot.objects.filter(organization=org).exists()
+
+
+@pytest.mark.django_db
+def test_a_streams_metrics_do_not_depend_on_which_other_streams_are_computed_with_it(tenant_a):
+    # The child's items are candidates of both the parent and the child when both
+    # are computed in one call; each subject must still count them once.
+    org = tenant_a.org
+    parent = build(org)
+    with organization_context(org.pk):
+        child = ValueStream.objects.get(organization=org, slug="c")
+        period = Period.for_organization(org, dt.date(2026, 6, 1), dt.date(2026, 6, 30))
+        both = value_stream_metrics(
+            organization=org, value_stream_ids=[parent.pk, child.pk], period=period
+        )
+        for stream in (parent, child):
+            alone = value_stream_metrics(
+                organization=org, value_stream_ids=[stream.pk], period=period
+            )[stream.pk]
+            assert both[stream.pk] == alone
