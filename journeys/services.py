@@ -13,6 +13,7 @@ from portfolio.entities import (
     entity_save,
     links_set,
     position_move,
+    positions_compact,
     positions_renumber,
     unique_slug,
 )
@@ -124,10 +125,7 @@ def _stored(stage: JourneyStage, flag: str) -> bool:
 def journey_stage_delete(*, organization: Organization, stage: JourneyStage) -> None:
     journey = stage.journey
     entity_delete(stage, organization=organization)
-    remaining = JourneyStage.objects.filter(organization=organization, journey=journey)
-    positions_renumber(
-        remaining, list(remaining.order_by("position", "id").values_list("pk", flat=True))
-    )
+    positions_compact(JourneyStage.objects.filter(organization=organization, journey=journey))
     journey_flags_normalize(organization=organization, journey=journey)
 
 

@@ -134,6 +134,14 @@ def position_move(queryset: models.QuerySet, item: models.Model, offset: int) ->
 
 
 @transaction.atomic
+def positions_compact(queryset: models.QuerySet) -> None:
+    """Close the gaps in the rows' positions (after a delete), keeping their order."""
+    positions_renumber(
+        queryset, list(queryset.order_by("position", "id").values_list("pk", flat=True))
+    )
+
+
+@transaction.atomic
 def positions_renumber(queryset: models.QuerySet, ordered_ids: list[int]) -> None:
     """Give the rows of ``queryset`` positions 0..n-1 in the order of ``ordered_ids``."""
     rows = {row.pk: row for row in queryset}

@@ -12,6 +12,7 @@ from portfolio.entities import (
     entity_save,
     links_set,
     position_move,
+    positions_compact,
     positions_renumber,
     unique_slug,
 )
@@ -72,10 +73,7 @@ def stage_save(*, organization: Organization, stage: Stage) -> Stage:
 def stage_delete(*, organization: Organization, stage: Stage) -> None:
     stream = stage.value_stream
     entity_delete(stage, organization=organization)
-    remaining = Stage.objects.filter(organization=organization, value_stream=stream)
-    positions_renumber(
-        remaining, list(remaining.order_by("position", "id").values_list("pk", flat=True))
-    )
+    positions_compact(Stage.objects.filter(organization=organization, value_stream=stream))
 
 
 @transaction.atomic
