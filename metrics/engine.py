@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections
 
 from metrics.definitions import FLOW_TYPES, Subject, keys_for
 from portfolio.models import Organization
@@ -178,51 +178,71 @@ GROUP BY subject
 """
 )
 
-# WIP at the end of each local calendar day of P (the last one ends at P.end).
-# An item's state at t is that of its last transition with at < t (DOMAIN.md);
-# only items started before P.end and not done before P.start can be in progress
-# then (an item done before P.start stays done: done_at is its last transition).
 # Flow load (DOMAIN.md): an item is WIP at instant t when the state of its last
-# transition with at < t is active or waiting. A transition's state therefore
-# holds on (at, next_at], and the day ends E_n = local midnight of
-# (from + n + 1) it covers are n = date(at) - from .. date(next_at) - from - 1
-# (local dates; the last day when there is no next transition). One pass over
-# the candidates' transitions yields every (item, day) pair of WIP, so the cost
-# follows the transitions and the WIP, not items x days.
-_LOAD_SQL = _with_tree(
+# transition with at < t is active or waiting, that is when one of its WIP spans
+# (streams.FlowWipSpan) has started_at < t <= ended_at. The day ends of P are
+# E_n = local midnight of (from + n + 1), n = 0 .. days - 1; the last is P.end.
+#
+# From the 15-minute WIP changes (streams.FlowWipChange): when every E_n falls
+# on a 15-minute step, WIP(E_n) = sum of the changes of the steps at < E_n, and
+# a step at b counts for the day ends n >= date(b) - from (local dates), that is
+# for days - max(date(b) - from, 0) of them. One pass over the subject's steps
+# before P.end: a few rows per day of history, however many items there are.
+_LOAD_STEPS_SQL = _with_tree(
+    """
+SELECT t.subject,
+       sum(c.change) AS flow_load,
+       sum(c.change * (
+           %(days)s - greatest((c.at AT TIME ZONE %(tz)s)::date - %(date_from)s::date, 0)
+       )) AS wip_day_sum
+FROM tree t
+JOIN streams_flowwipchange c ON c.organization_id = %(org)s AND c.value_stream_id = t.vs_id
+WHERE c.at < %(end)s
+GROUP BY t.subject
+"""
+)
+
+# The same from the spans themselves, for a time zone whose midnights in P do not
+# fall on 15-minute steps (local mean times before standard time): a span covers
+# the day ends n = date(started_at) - from .. date(ended_at) - from - 1 (local
+# dates; up to the last day while it is open).
+_LOAD_SPANS_SQL = _with_tree(
     """,
-candidates AS (
-    SELECT t.subject, i.id
-    FROM tree t
-    JOIN streams_flowitem i ON i.organization_id = %(org)s AND i.value_stream_id = t.vs_id
-    WHERE i.started_at < %(end)s AND (i.done_at IS NULL OR i.done_at >= %(start)s)
-),
 spans AS (
-    -- By subject too: with several roots, a child's item is a candidate of each.
-    SELECT c.subject, tr.state,
-           (tr.at AT TIME ZONE %(tz)s)::date - %(date_from)s::date AS first_n,
-           (lead(tr.at) OVER (PARTITION BY c.subject, tr.item_id ORDER BY tr.at)
-               AT TIME ZONE %(tz)s)::date - %(date_from)s::date - 1 AS last_n
-    FROM candidates c
-    JOIN streams_flowtransition tr ON tr.organization_id = %(org)s AND tr.item_id = c.id
-    -- Transitions from P.end on cannot change the state at a day end of P.
-    WHERE tr.at < %(end)s
-),
-wip AS (
-    SELECT s.subject, g.n
-    FROM spans s
-    CROSS JOIN LATERAL generate_series(
-        greatest(s.first_n, 0), least(COALESCE(s.last_n, %(days)s - 1), %(days)s - 1)
-    ) AS g(n)
-    WHERE s.state IN ('active', 'waiting')
+    SELECT t.subject, w.started_at, w.ended_at,
+           (w.started_at AT TIME ZONE %(tz)s)::date - %(date_from)s::date AS first_n,
+           (w.ended_at AT TIME ZONE %(tz)s)::date - %(date_from)s::date - 1 AS last_n
+    FROM tree t
+    JOIN streams_flowwipspan w ON w.organization_id = %(org)s AND w.value_stream_id = t.vs_id
+    WHERE w.started_at < %(end)s AND (w.ended_at IS NULL OR w.ended_at >= %(start)s)
 )
 SELECT subject,
-       count(*) FILTER (WHERE n = %(days)s - 1) AS flow_load,
-       count(*) AS wip_day_sum
-FROM wip
+       count(*) FILTER (WHERE ended_at IS NULL OR ended_at >= %(end)s) AS flow_load,
+       sum(greatest(
+           least(COALESCE(last_n, %(days)s - 1), %(days)s - 1) - greatest(first_n, 0) + 1, 0
+       )) AS wip_day_sum
+FROM spans
 GROUP BY subject
 """
 )
+
+
+def _day_ends_on_steps(period: Period) -> bool:
+    """Whether every day end of P falls on a 15-minute step of UTC (FlowWipChange)."""
+    from streams.models import FlowWipChange
+
+    step = FlowWipChange.STEP_SECONDS
+    zone = ZoneInfo(period.time_zone)
+    return all(
+        int(
+            dt.datetime.combine(
+                period.date_from + dt.timedelta(days=n + 1), dt.time(0), zone
+            ).timestamp()
+        )
+        % step
+        == 0
+        for n in range(period.days)
+    )
 
 
 def _flow(
@@ -230,7 +250,8 @@ def _flow(
 ) -> dict[int, dict[str, Value]]:
     params = _params(organization, roots, period, merge=merge)
     done = {r["subject"]: r for r in _rows(_DONE_SQL, params)}
-    load = {r["subject"]: r for r in _rows(_LOAD_SQL, params)}
+    load_sql = _LOAD_STEPS_SQL if _day_ends_on_steps(period) else _LOAD_SPANS_SQL
+    load = {r["subject"]: r for r in _rows(load_sql, params)}
     result: dict[int, dict[str, Value]] = {}
     for subject in [0] if merge else roots:
         d = done.get(subject, {})
@@ -410,18 +431,25 @@ def _facts_sql(ids: str) -> str:
     - started_at: the first transition to a state other than new;
     - done_at: the last transition's instant, if its state is done;
     - active/waiting seconds: time spent in active/waiting up to the last
-      transition (for a done item, that is from start to done_at).
+      transition (for a done item, that is from start to done_at);
+    - the item's WIP spans (streams.FlowWipSpan), replaced, and its value
+      stream's WIP changes (streams.FlowWipChange), adjusted by the difference.
 
-    Rows whose facts are already right are left untouched.
+    Item rows whose facts are already right are left untouched. All CTEs read
+    the statement's snapshot, so ``old_spans`` holds the spans from before.
     """
     return f"""
 WITH ids AS ({ids}),
 tr AS (
     SELECT item_id, at, state,
-           lead(at) OVER (PARTITION BY item_id ORDER BY at) AS next_at,
-           row_number() OVER (PARTITION BY item_id ORDER BY at DESC) AS from_last
+           lead(at) OVER w AS next_at,
+           row_number() OVER (PARTITION BY item_id ORDER BY at DESC) AS from_last,
+           -- Runs of active/waiting transitions: a run's rows share the count of
+           -- other transitions before them.
+           count(*) FILTER (WHERE state NOT IN ('active', 'waiting')) OVER w AS run
     FROM streams_flowtransition
     WHERE organization_id = %(org)s AND item_id IN (SELECT id FROM ids)
+    WINDOW w AS (PARTITION BY item_id ORDER BY at)
 ),
 facts AS (
     SELECT item_id,
@@ -434,6 +462,50 @@ facts AS (
                ::bigint AS waiting_seconds
     FROM tr
     GROUP BY item_id
+),
+spans AS (
+    -- WIP on (first at of the run, next transition after it]; open while none follows.
+    SELECT item_id, min(at) AS started_at,
+           CASE WHEN bool_and(next_at IS NOT NULL) THEN max(next_at) END AS ended_at
+    FROM tr
+    WHERE state IN ('active', 'waiting')
+    GROUP BY item_id, run
+),
+old_spans AS (
+    DELETE FROM streams_flowwipspan w
+    WHERE w.organization_id = %(org)s AND w.item_id IN (SELECT id FROM ids)
+    RETURNING w.value_stream_id, w.started_at, w.ended_at
+),
+new_spans AS (
+    INSERT INTO streams_flowwipspan
+        (organization_id, item_id, value_stream_id, started_at, ended_at)
+    SELECT %(org)s, s.item_id, i.value_stream_id, s.started_at, s.ended_at
+    FROM spans s
+    JOIN streams_flowitem i ON i.organization_id = %(org)s AND i.id = s.item_id
+    RETURNING value_stream_id, started_at, ended_at
+),
+steps AS (
+    SELECT value_stream_id, date_bin('15 minutes', started_at, {_EPOCH}) AS at, 1 AS change
+    FROM new_spans
+    UNION ALL
+    SELECT value_stream_id, date_bin('15 minutes', ended_at, {_EPOCH}), -1
+    FROM new_spans WHERE ended_at IS NOT NULL
+    UNION ALL
+    SELECT value_stream_id, date_bin('15 minutes', started_at, {_EPOCH}), -1 FROM old_spans
+    UNION ALL
+    SELECT value_stream_id, date_bin('15 minutes', ended_at, {_EPOCH}), 1
+    FROM old_spans WHERE ended_at IS NOT NULL
+),
+changes AS (
+    INSERT INTO streams_flowwipchange AS c (organization_id, value_stream_id, at, change)
+    SELECT %(org)s, value_stream_id, at, sum(change)
+    FROM steps
+    GROUP BY value_stream_id, at
+    HAVING sum(change) <> 0
+    -- In key order, so that concurrent imports lock the rows in the same order.
+    ORDER BY value_stream_id, at
+    ON CONFLICT (organization_id, value_stream_id, at)
+    DO UPDATE SET change = c.change + EXCLUDED.change
 ),
 fresh AS (
     SELECT x.id, COALESCE(f.state, 'new') AS state, f.started_at, f.done_at,
@@ -451,6 +523,10 @@ WHERE i.organization_id = %(org)s AND i.id = n.id
 """  # noqa: S608 - ``ids`` is SQL of this module's callers, never input
 
 
+# The origin of the 15-minute steps of streams.FlowWipChange.
+_EPOCH = "timestamptz '2000-01-01 00:00:00+00'"
+
+
 # Above this many touched items, a refresh is planned without nested loops.
 LARGE_REFRESH = 5_000
 
@@ -465,6 +541,22 @@ def flow_item_facts_refresh(*, organization: Organization, item_ids: Iterable[in
         cursor.execute(
             _facts_sql("SELECT unnest(%(ids)s::bigint[]) AS id"),
             {"org": organization.pk, "ids": ids},
+        )
+        return cursor.rowcount
+
+
+def flow_item_facts_rebuild(*, organization_id: int, using: str = "default") -> int:
+    """Recompute the derived facts of every flow item of the organization, its WIP
+    spans and changes from scratch (after a migration, or to check the kept ones).
+
+    Runs on ``using``'s connection, inside the organization's context.
+    """
+    params = {"org": organization_id}
+    with connections[using].cursor() as cursor:
+        cursor.execute("DELETE FROM streams_flowwipchange WHERE organization_id = %(org)s", params)
+        cursor.execute("DELETE FROM streams_flowwipspan WHERE organization_id = %(org)s", params)
+        cursor.execute(
+            _facts_sql("SELECT id FROM streams_flowitem WHERE organization_id = %(org)s"), params
         )
         return cursor.rowcount
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
+import psycopg
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from psycopg import sql
@@ -43,6 +44,11 @@ ROWS = "ingest_rows"  # the rows resolved against the organization's records
 TOUCHED_ITEMS = "ingest_touched_items"  # flow items whose derived facts need recomputing
 
 EXAMPLE_TIME = "2026-07-01T09:30:00Z"
+WHITESPACE = " \t\r\n\v\f"  # stripped from both ends of every value
+# Sorts and hashes of a bulk import run over the whole input: room to do them in
+# memory (per sort or hash node of the import's statements, for its transaction).
+WORK_MEM = "64MB"
+COPY_BLOCK = 1 << 20  # characters per write of the CSV fast path
 # ISO 8601 date and time with a UTC offset; PostgreSQL's own parser then
 # rejects impossible dates (throughline_timestamptz_or_null, a safe cast made
 # by streams' migration 0004 for PostgreSQL 15 and later).
@@ -84,13 +90,25 @@ def _col(name: str) -> str:
     return sql.Identifier(name).as_string()
 
 
-def _time(name: str) -> str:
-    """The staged text as timestamptz, or NULL when it is not a time with an offset."""
-    col = f"s.{_col(name)}"
-    return (
-        f"CASE WHEN {col} ~ {_lit(TIME_WITH_OFFSET)}"
-        f" THEN throughline_timestamptz_or_null({col}) END"
+def _time(name: str, *, safe: bool) -> str:
+    """The trimmed text of column ``name`` of ``t`` as timestamptz, NULL when it is not
+    a time with an offset. ``safe`` turns impossible dates (2026-02-30) into NULL
+    too, at a cost per row; without it they raise, and the import retries safely."""
+    col = f"t.{_col(name)}"
+    cast = f"throughline_timestamptz_or_null({col})" if safe else f"{col}::timestamptz"
+    return f"CASE WHEN {col} ~ {_lit(TIME_WITH_OFFSET)} THEN {cast} END"
+
+
+def _source(kind: _Kind, *, safe: bool) -> str:
+    """The staged rows as ``s``: every value trimmed, every time column also parsed
+    (as ``<column>_ts``)."""
+    trimmed = ", ".join(
+        f"btrim(st.{_col(c)}, {_lit(WHITESPACE)}) AS {_col(c)}" for c in kind.columns
     )
+    times = "".join(f", {_time(name, safe=safe)} AS {_col(name + '_ts')}" for name in kind.times)
+    # OFFSET 0 keeps the planner from inlining the subquery, which would trim and
+    # parse a value again wherever the resolving query names it.
+    return f"(SELECT t.*{times} FROM (SELECT st.line, {trimmed} FROM {STAGE} st) t OFFSET 0) s"  # noqa: S608
 
 
 def _required(name: str) -> str:
@@ -148,6 +166,7 @@ _KEY_ONCE = (
 _STREAM_JOIN = (
     "LEFT JOIN streams_valuestream v ON v.organization_id = {org} AND v.slug = s.value_stream"
 )
+_FROM = "FROM {src}"  # the staged rows, as ``_source`` gives them
 _DEPLOYMENT_JOIN = (
     "LEFT JOIN streams_deployment d ON d.organization_id = {org} AND d.key = s.deployment"
 )
@@ -215,7 +234,7 @@ KINDS: dict[str, _Kind] = {
         columns=("key", "type", "title", "value_stream", "created_at"),
         times=("created_at",),
         optional=frozenset({"title"}),
-        resolve=f"v.id AS value_stream_id, {_FIRST_LINE} FROM {STAGE} s {_STREAM_JOIN}",
+        resolve=f"v.id AS value_stream_id, {_FIRST_LINE} {_FROM} {_STREAM_JOIN}",
         checks=(
             _required("key"),
             _max_length("key", 200),
@@ -249,8 +268,8 @@ KINDS: dict[str, _Kind] = {
             i.id AS item_id, i.value_stream_id, v.slug AS item_stream,
             CASE WHEN s.state IN ({_CATEGORIES}) THEN s.state ELSE m.category END AS category,
             t.state AS stored_state,
-            min(s.line) OVER (PARTITION BY s.key, {_time("at")}) AS first_line
-            FROM {STAGE} s
+            min(s.line) OVER (PARTITION BY s.key, s.at_ts) AS first_line
+            {_FROM}
             LEFT JOIN streams_flowitem i ON i.organization_id = {{org}} AND i.key = s.key
             LEFT JOIN streams_valuestream v
                 ON v.organization_id = {{org}} AND v.id = i.value_stream_id
@@ -258,7 +277,7 @@ KINDS: dict[str, _Kind] = {
                 ON m.organization_id = {{org}} AND m.value_stream_id = i.value_stream_id
                 AND lower(m.tool_status) = lower(s.state)
             LEFT JOIN streams_flowtransition t
-                ON t.organization_id = {{org}} AND t.item_id = i.id AND t.at = {_time("at")}
+                ON t.organization_id = {{org}} AND t.item_id = i.id AND t.at = s.at_ts
         """,
         checks=(
             _required("key"),
@@ -300,7 +319,7 @@ KINDS: dict[str, _Kind] = {
         columns=("key", "value_stream", "environment", "deployed_at", "status"),
         times=("deployed_at",),
         optional=frozenset(),
-        resolve=f"v.id AS value_stream_id, {_FIRST_LINE} FROM {STAGE} s {_STREAM_JOIN}",
+        resolve=f"v.id AS value_stream_id, {_FIRST_LINE} {_FROM} {_STREAM_JOIN}",
         checks=(
             _required("key"),
             _max_length("key", 200),
@@ -329,7 +348,7 @@ KINDS: dict[str, _Kind] = {
         optional=frozenset(),
         resolve=f"""
             v.id AS value_stream_id, d.id AS deployment_id, {_FIRST_LINE}
-            FROM {STAGE} s {_STREAM_JOIN} {_DEPLOYMENT_JOIN}
+            {_FROM} {_STREAM_JOIN} {_DEPLOYMENT_JOIN}
         """,
         checks=(
             _required("key"),
@@ -356,7 +375,7 @@ KINDS: dict[str, _Kind] = {
         optional=frozenset({"resolved_at", "deployment"}),
         resolve=f"""
             v.id AS value_stream_id, d.id AS deployment_id, {_FIRST_LINE}
-            FROM {STAGE} s {_STREAM_JOIN} {_DEPLOYMENT_JOIN}
+            {_FROM} {_STREAM_JOIN} {_DEPLOYMENT_JOIN}
         """,
         checks=(
             _required("key"),
@@ -386,36 +405,47 @@ KINDS: dict[str, _Kind] = {
 # --- Reading the input ---------------------------------------------------------------
 
 
+def _header_order(
+    header: list[str] | None, kind: _Kind, errors: list[tuple[int, str]]
+) -> list[int] | None:
+    """The position in ``header`` of each of ``kind.columns``; None (and an error) when
+    the header is missing or not exactly the kind's columns in some order."""
+    expected = ",".join(kind.columns)
+    if header is None:
+        errors.append((1, f"line 1: the file is empty; expected the header {expected}"))
+        return None
+    header = [name.strip().lstrip("\ufeff") for name in header]
+    missing = [c for c in kind.columns if c not in header]
+    unknown = [h for h in header if h not in kind.columns]
+    if missing or unknown or len(set(header)) != len(header):
+        problems = [f"missing {', '.join(missing)}"] if missing else []
+        problems += [f"unknown {', '.join(unknown)}"] if unknown else []
+        problems = problems or ["a column is named twice"]
+        errors.append((1, f"line 1: header {'; '.join(problems)}; expected {expected}"))
+        return None
+    return [header.index(c) for c in kind.columns]
+
+
 def _csv_rows(stream: Iterable[str], kind: _Kind, errors: list[tuple[int, str]]) -> Iterator:
     """(line, values in ``kind.columns`` order) per well-formed record; others to ``errors``."""
     reader = csv.reader(stream)
     expected = ",".join(kind.columns)
     try:
         header = next(reader, None)
-        if header is None:
-            errors.append((1, f"line 1: the file is empty; expected the header {expected}"))
+        order = _header_order(header, kind, errors)
+        if order is None:
             return
-        header = [name.strip().lstrip("\ufeff") for name in header]
-        missing = [c for c in kind.columns if c not in header]
-        unknown = [h for h in header if h not in kind.columns]
-        if missing or unknown or len(set(header)) != len(header):
-            problems = [f"missing {', '.join(missing)}"] if missing else []
-            problems += [f"unknown {', '.join(unknown)}"] if unknown else []
-            problems = problems or ["a column is named twice"]
-            errors.append((1, f"line 1: header {'; '.join(problems)}; expected {expected}"))
-            return
-        order = [header.index(c) for c in kind.columns]
         last = reader.line_num
         for record in reader:
             # A record may span lines (a quoted newline): it starts after the previous one.
             line, last = last + 1, reader.line_num
             if not record:
                 continue
-            if len(record) != len(header):
-                reason = f"{len(record)} values; expected {len(header)} ({expected})"
+            if len(record) != len(order):
+                reason = f"{len(record)} values; expected {len(order)} ({expected})"
                 errors.append((line, f"line {line}: {reason}"))
                 continue
-            values = [record[i].strip() for i in order]
+            values = [record[i].strip(WHITESPACE) for i in order]
             if any("\x00" in v for v in values):
                 errors.append((line, f"line {line}: contains a NUL character"))
                 continue
@@ -441,11 +471,63 @@ def _json_rows(rows: Iterable[Any], kind: _Kind, errors: list[tuple[int, str]]) 
                 problems.append(f"{name} must be a string, not {type(value).__name__}")
             elif value is not None and "\x00" in value:
                 problems.append(f"{name} contains a NUL character")
-            values.append((value or "").strip() if isinstance(value, str) else "")
+            values.append((value or "").strip(WHITESPACE) if isinstance(value, str) else "")
         if problems:
             errors.extend((number, f"item {number}: {problem}") for problem in problems)
             continue
         yield (number, *values)
+
+
+def _copy_rows(cursor: Any, kind: _Kind, rows: Iterator) -> None:
+    """Stage records that Python has read, each with its line (or item) number."""
+    staged = sql.SQL("COPY {} (line, {}) FROM STDIN").format(
+        sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, kind.columns))
+    )
+    with cursor.copy(staged) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_csv(cursor: Any, kind: _Kind, stream: Any, errors: list[tuple[int, str]]) -> bool:
+    """Stage a CSV text stream as PostgreSQL's own CSV parser reads it: the fast path.
+
+    The header is read here (the columns may come in any order); the rest goes to
+    ``COPY ... (FORMAT csv)`` in large blocks, and each record is numbered by the
+    staging table's identity, from line 2. Answers False, with the stream rewound
+    and nothing staged, when the stream cannot be rewound or PostgreSQL refuses a
+    record (a wrong number of values, a NUL, a broken quote, a blank line): the
+    caller then reads the input with Python's csv module, which names every such line.
+    """
+    if not (hasattr(stream, "readline") and hasattr(stream, "seekable") and stream.seekable()):
+        return False
+    start = stream.tell()
+    try:
+        first = stream.readline()
+        header = next(csv.reader([first]), None) if first else None
+    except csv.Error:
+        stream.seek(start)
+        return False
+    order = _header_order(header, kind, errors)
+    if order is None:
+        return True  # the header's error is the whole report, as on the slow path
+    in_file_order = sorted(kind.columns, key=lambda c: order[kind.columns.index(c)])
+    columns = sql.SQL(", ").join(map(sql.Identifier, in_file_order))
+    staged = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({}))").format(
+        sql.Identifier(STAGE), columns, columns
+    )
+    try:
+        with transaction.atomic(), cursor.copy(staged) as copy:
+            while block := stream.read(COPY_BLOCK):
+                copy.write(block)
+    except psycopg.errors.DataError:
+        stream.seek(start)
+        return False
+    return True
+
+
+class _LinesShifted(Exception):
+    """Rows were rejected, and a record of the fast path spans lines: its line
+    numbers are record numbers, so the input is read again by the slow path."""
 
 
 # --- The service ---------------------------------------------------------------------
@@ -469,51 +551,81 @@ def events_import(
     if kind not in KINDS:
         raise ValidationError(f"kind '{kind}' is not one of {', '.join(KINDS)}")
     spec = KINDS[kind]
-    org = int(organization.pk)
-    label = "line" if source == "csv" else "item"
-    errors: list[tuple[int, str]] = []
-    read = _csv_rows if source == "csv" else _json_rows
-
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg's own cursor, for COPY
-        _create_temp_tables(cursor, spec)
-        staged = sql.SQL("COPY {} (line, {}) FROM STDIN").format(
-            sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-        )
-        with cursor.copy(staged) as copy:
-            for row in read(rows, spec, errors):
-                copy.write_row(row)
-        cursor.execute(f"ANALYZE {STAGE}")
-
-        times = "".join(f", {_time(name)} AS {_col(name + '_ts')}" for name in spec.times)
-        cursor.execute(
-            f"CREATE TEMP TABLE {ROWS} ON COMMIT DROP AS SELECT s.*{times}, "
-            + spec.resolve.replace("{org}", str(org))
-        )
-        checks = ", ".join(spec.checks)
-        bad_rows = (
-            f"SELECT r.line, c.reason FROM {ROWS} r, unnest(ARRAY[{checks}])"  # noqa: S608 - constants only
-            " WITH ORDINALITY AS c(reason, n) WHERE c.reason IS NOT NULL ORDER BY r.line, c.n"
-        )
-        cursor.execute(bad_rows)
-        errors.extend((line, f"{label} {line}: {reason}") for line, reason in cursor)
-        if errors:
-            errors.sort(key=lambda error: error[0])
-            raise ImportRejected([message for _, message in errors])
-
-        cursor.execute(f"SELECT count(*) FROM {ROWS}")  # noqa: S608
-        total = cursor.fetchone()[0]
-        cursor.execute(spec.upsert.replace("{org}", str(org)))
-        created, updated, stream_ids = cursor.fetchone()
-        if spec.has_facts:
-            flow_item_facts_refresh_from(organization=organization, table=TOUCHED_ITEMS)
-        cursor.execute(f"DROP TABLE {STAGE}, {ROWS}, {TOUCHED_ITEMS}")
-
-    if created or updated:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+        try:
+            result = _import(cursor, organization, spec, kind, rows, source, fast=source == "csv")
+        except _LinesShifted:
+            rows.seek(0)  # type: ignore[union-attr] - only a rewound stream takes the fast path
+            result = _import(cursor, organization, spec, kind, rows, source, fast=False)
+    if result.created or result.updated:
         # The snapshots are stale: one debounced recompute, queued on commit.
         from metrics.tasks import kpis_recompute_soon
 
         kpis_recompute_soon(organization=organization)
+    return result
+
+
+def _import(
+    cursor: Any,
+    organization: Organization,
+    spec: _Kind,
+    kind: str,
+    rows: Any,
+    source: Source,
+    *,
+    fast: bool,
+) -> ImportResult:
+    org = int(organization.pk)
+    label = "line" if source == "csv" else "item"
+    errors: list[tuple[int, str]] = []
+    _create_temp_tables(cursor, spec)
+    fast = fast and _copy_csv(cursor, spec, rows, errors)
+    if not fast and not errors:
+        read = _csv_rows if source == "csv" else _json_rows
+        _copy_rows(cursor, spec, read(rows, spec, errors))
+    # Records the reader refused are in ``errors`` already; the checks below add
+    # the staged rows' problems, so that one report names every bad line.
+    cursor.execute(f"ANALYZE {STAGE}")
+
+    def resolve(*, safe: bool) -> None:
+        source_sql = _source(spec, safe=safe)
+        cursor.execute(
+            f"CREATE TEMP TABLE {ROWS} ON COMMIT DROP AS SELECT s.*, "
+            + spec.resolve.replace("{org}", str(org)).replace("{src}", source_sql)
+        )
+
+    try:
+        # Casting every time at once is fast, but an impossible date (2026-02-30)
+        # raises: then each one is cast on its own, which turns it into a bad row.
+        with transaction.atomic():
+            resolve(safe=False)
+    except psycopg.errors.DataError:
+        resolve(safe=True)
+
+    checks = ", ".join(spec.checks)
+    # Only a row with a reason is unnested into its reasons.
+    bad_rows = (
+        f"SELECT r.line, c.reason FROM (SELECT * FROM {ROWS} r WHERE num_nonnulls({checks}) > 0) r,"  # noqa: S608 - constants only
+        f" unnest(ARRAY[{checks}]) WITH ORDINALITY AS c(reason, n)"
+        " WHERE c.reason IS NOT NULL ORDER BY r.line, c.n"
+    )
+    cursor.execute(bad_rows)
+    errors.extend((line, f"{label} {line}: {reason}") for line, reason in cursor)
+    if errors:
+        if fast and _spans_lines(cursor, spec):
+            raise _LinesShifted
+        errors.sort(key=lambda error: error[0])
+        raise ImportRejected([message for _, message in errors])
+
+    cursor.execute(f"SELECT count(*) FROM {ROWS}")  # noqa: S608
+    total = cursor.fetchone()[0]
+    cursor.execute(spec.upsert.replace("{org}", str(org)))
+    created, updated, stream_ids = cursor.fetchone()
+    if spec.has_facts:
+        flow_item_facts_refresh_from(organization=organization, table=TOUCHED_ITEMS)
+    cursor.execute(f"DROP TABLE {STAGE}, {ROWS}, {TOUCHED_ITEMS}")
     return ImportResult(
         kind=kind,
         created=created,
@@ -523,9 +635,24 @@ def events_import(
     )
 
 
+def _spans_lines(cursor: Any, spec: _Kind) -> bool:
+    """Whether a staged value holds a line break (a quoted one: the record spans lines)."""
+    values = " OR ".join(
+        f"strpos({_col(c)}, E'\\n') > 0 OR strpos({_col(c)}, E'\\r') > 0" for c in spec.columns
+    )
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STAGE} WHERE {values})")  # noqa: S608
+    return bool(cursor.fetchone()[0])
+
+
 def _create_temp_tables(cursor: Any, spec: _Kind) -> None:
-    """Fresh TEMP tables: an earlier import in the same transaction may have left its own."""
+    """Fresh TEMP tables: an earlier import in the same transaction may have left its own.
+
+    The staging table numbers the fast path's records from 2 (line 1 is the header).
+    """
     cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}, pg_temp.{ROWS}, pg_temp.{TOUCHED_ITEMS}")
     columns = ", ".join(f"{_col(name)} text NOT NULL" for name in spec.columns)
-    cursor.execute(f"CREATE TEMP TABLE {STAGE} (line integer NOT NULL, {columns}) ON COMMIT DROP")
+    cursor.execute(
+        f"CREATE TEMP TABLE {STAGE} (line integer GENERATED BY DEFAULT AS IDENTITY (START WITH 2),"
+        f" {columns}) ON COMMIT DROP"
+    )
     cursor.execute(f"CREATE TEMP TABLE {TOUCHED_ITEMS} (id bigint PRIMARY KEY) ON COMMIT DROP")

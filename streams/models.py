@@ -113,6 +113,25 @@ class FlowType(models.TextChoices):
     DEBT = "debt", "Debt"
 
 
+def _event_organization() -> models.ForeignKey:
+    """The organization of a row of a million-row event table.
+
+    Such a row reaches its organization through its same-organization key
+    (portfolio.org_keys: ``(organization_id, value_stream_id)`` or
+    ``(organization_id, item_id)``), whose target row references the
+    organization in turn; a second referential check per row, and an index on
+    ``organization_id`` alone, would only slow every import down (the table's
+    unique keys lead with ``organization_id``).
+    """
+    return models.ForeignKey(
+        "portfolio.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+
 class FlowItem(OrgOwned):
     """A work item of a tool, as one flow item of a value stream.
 
@@ -121,8 +140,14 @@ class FlowItem(OrgOwned):
     metric queries read them instead of re-windowing every transition.
     """
 
+    organization = _event_organization()
+    # Checked by the same-organization key; looked up by flowitem_done_idx.
     value_stream = models.ForeignKey(
-        ValueStream, on_delete=models.CASCADE, related_name="flow_items"
+        ValueStream,
+        on_delete=models.CASCADE,
+        related_name="flow_items",
+        db_index=False,
+        db_constraint=False,
     )
     key = models.CharField(max_length=200)
     type = models.CharField(max_length=10, choices=FlowType.choices)
@@ -145,9 +170,6 @@ class FlowItem(OrgOwned):
             models.Index(
                 fields=["organization", "value_stream", "done_at"], name="flowitem_done_idx"
             ),
-            models.Index(
-                fields=["organization", "value_stream", "state"], name="flowitem_state_idx"
-            ),
         ]
 
     def __str__(self) -> str:
@@ -155,7 +177,15 @@ class FlowItem(OrgOwned):
 
 
 class FlowTransition(OrgOwned):
-    item = models.ForeignKey(FlowItem, on_delete=models.CASCADE, related_name="transitions")
+    organization = _event_organization()
+    # Checked by the same-organization key; looked up by flowtransition_item_at_uniq.
+    item = models.ForeignKey(
+        FlowItem,
+        on_delete=models.CASCADE,
+        related_name="transitions",
+        db_index=False,
+        db_constraint=False,
+    )
     at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=StateCategory.choices)
 
@@ -169,6 +199,62 @@ class FlowTransition(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.item_id} {self.state} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class FlowWipSpan(OrgOwned):
+    """A derived fact: one stretch of time a flow item is work in progress.
+
+    DOMAIN.md: an item is WIP at instant t when the state of its last transition
+    with at < t is active or waiting. A run of such transitions from
+    ``started_at`` up to the next transition out of them (``ended_at``, null
+    while the run lasts) makes the item WIP at exactly the instants t with
+    started_at < t <= ended_at. Kept by metrics.engine with the item's other
+    facts, under the value stream the item belonged to when they were computed.
+    """
+
+    organization = _event_organization()
+    item = models.ForeignKey(
+        FlowItem, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
+    value_stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "item"], name="flowwipspan_item_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} in progress from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class FlowWipChange(OrgOwned):
+    """A derived fact: how a value stream's WIP changes within one 15-minute step.
+
+    ``change`` = the spans (FlowWipSpan) of the stream that start in [at, at +
+    15 min) minus those that end in it. Every local midnight of every time zone
+    in use today falls on a 15-minute step of UTC, so the stream's WIP at such
+    an instant E is the sum of ``change`` over the steps before E: flow load
+    reads a few rows per day of history instead of every item.
+    """
+
+    STEP_SECONDS = 900
+
+    organization = _event_organization()
+    value_stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, db_index=False)
+    at = models.DateTimeField()
+    change = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "value_stream", "at"], name="flowwipchange_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value_stream_id} WIP {self.change:+d} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class DeploymentStatus(models.TextChoices):

@@ -20,6 +20,15 @@ pytestmark = pytest.mark.django_db
 Q3 = Period(dt.date(2026, 7, 1), dt.date(2026, 9, 30))  # [07-01 00:00Z, 10-01 00:00Z)
 
 
+@pytest.fixture(autouse=True, params=["steps", "spans"])
+def load_source(request, monkeypatch):
+    """Every test runs twice: flow load from the 15-minute WIP changes, and from the
+    WIP spans (the path for time zones whose midnights are off those steps)."""
+    if request.param == "spans":
+        monkeypatch.setattr("metrics.engine._day_ends_on_steps", lambda period: False)
+    return request.param
+
+
 @pytest.fixture
 def org(tenant_a):
     with organization_context(tenant_a.org.pk):
@@ -291,3 +300,18 @@ def test_flow_load_avg_uses_local_day_ends(org):
     m = metrics(org, vs, period)
     assert m["flow_load_avg"] == pytest.approx(0.5)
     assert m["flow_load"] == 0
+
+
+def test_flow_load_in_a_zone_off_the_steps(org):
+    # Monrovia in 1970 was 44 min 30 s behind UTC: local midnight of 06-02 is
+    # 06-02 00:44:30Z, inside the 15-minute step 00:30..00:45. B is WIP from
+    # 00:40Z, before that midnight: WIP at the end of 06-01 and of 06-02. A is WIP
+    # from 00:44:45Z, after it (same step): WIP at the end of 06-02 only.
+    org.time_zone = "Africa/Monrovia"
+    vs = stream(org, "old")
+    item(org, vs, "A", "feature", ("1970-06-02T00:44:45", "active"))
+    item(org, vs, "B", "feature", ("1970-06-02T00:40", "active"))
+    m = metrics(org, vs, Period.for_organization(org, dt.date(1970, 6, 1), dt.date(1970, 6, 2)))
+    # Day ends: 06-01 -> B (1); 06-02 -> A and B (2): avg 3 / 2 = 1.5, load 2.
+    assert m["flow_load_avg"] == pytest.approx(1.5)
+    assert m["flow_load"] == 2

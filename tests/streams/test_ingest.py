@@ -180,6 +180,50 @@ def test_columns_may_come_in_any_order(tenant_a, dental):
     assert item(tenant_a.org, "R-1").type == "risk"
 
 
+def test_the_same_bad_rows_without_a_malformed_record_are_read_by_postgresql(tenant_a, dental):
+    # Every record has five values, so PostgreSQL's CSV parser stages the file
+    # (the fast path); the rows' problems and line numbers are the same as above.
+    text = ITEMS + (
+        "F-1,feature,Fine,dental,2026-07-01T09:30:00Z\n"  # line 2: fine
+        "F-2,story,,dental,2026-07-01T09:30:00Z\n"  # line 3
+        "F-1,debt,,dental,2026-07-01T09:30:00Z\n"  # line 4
+        ",feature,,dental,2026-02-30T09:30:00Z\n"  # line 5: an impossible date
+    )
+    assert rejected(tenant_a.org, "flow_items", text) == [
+        "line 3: type 'story' is not one of feature, defect, risk, debt",
+        "line 4: key 'F-1' is already on line 2; name each record once",
+        "line 5: key is empty",
+        "line 5: created_at '2026-02-30T09:30:00Z' is not an ISO 8601 time; expected e.g. "
+        "2026-07-01T09:30:00Z",
+    ]
+
+
+def test_a_quoted_line_break_does_not_shift_the_reported_lines(tenant_a, dental):
+    text = ITEMS + (
+        'F-1,feature,"Quote\nonline\r\nin three lines",dental,2026-07-01T09:30:00Z\n'  # 2-4
+        "F-2,story,,dental,2026-07-01T09:30:00Z\n"  # line 5
+    )
+    assert rejected(tenant_a.org, "flow_items", text) == [
+        "line 5: type 'story' is not one of feature, defect, risk, debt"
+    ]
+    assert counts(run(tenant_a.org, "flow_items", text.replace("story", "risk"))) == (2, 0, 0)
+    assert item(tenant_a.org, "F-1").title == "Quote\nonline\r\nin three lines"
+
+
+def test_values_are_trimmed_and_blank_lines_skipped(tenant_a, dental):
+    text = ITEMS + " F-1 ,\tfeature , Title ,dental, 2026-07-01T09:30:00Z \n\n"
+    assert counts(run(tenant_a.org, "flow_items", text)) == (1, 0, 0)
+    f1 = item(tenant_a.org, "F-1")
+    assert (f1.type, f1.title, f1.created_at) == ("feature", "Title", t(1, 9).replace(minute=30))
+    crlf = ITEMS.replace("\n", "\r\n") + "F-1,feature,Title,dental,2026-07-01T09:30:00Z\r\n"
+    assert counts(run(tenant_a.org, "flow_items", crlf)) == (0, 0, 1)
+
+
+def test_a_nul_character_is_named_by_its_line(tenant_a, dental):
+    text = ITEMS + "F-1,feature,,dental,2026-07-01T09:30:00Z\nF-2,feature,a\x00b,dental,x\n"
+    assert rejected(tenant_a.org, "flow_items", text) == ["line 3: contains a NUL character"]
+
+
 def test_another_organizations_keys_are_unknown(tenant_a, tenant_b, dental):
     stream(tenant_b.org, "theirs")
     run(tenant_b.org, "flow_items", ITEMS + "B-1,feature,,theirs,2026-07-01T09:30:00Z\n")
@@ -545,3 +589,31 @@ def test_a_20000_row_file_imports(tenant_a, dental):
     with organization_context(org.pk):
         assert FlowItem.objects.filter(organization=org, state="done").count() == n // 2
     assert counts(run(org, "flow_items", items)) == (0, 0, n)
+
+
+@pytest.mark.parametrize(
+    ("text", "fast"),
+    [
+        (ITEMS + "F-1,feature,,dental,2026-07-01T09:30:00Z\n", True),
+        (ITEMS + 'F-1,feature,"two\nlines",dental,x\n', True),
+        (ITEMS + "F-1,feature,,dental\n", False),  # four values: Python names the line
+        (ITEMS + "F-1,feature,,dental,x\n\nF-2,feature,,dental,x\n", False),  # a blank line
+        (ITEMS + 'F-1,feature,"open quote,dental,x\n', False),
+    ],
+)
+def test_postgresql_parses_well_formed_csv_and_python_the_rest(tenant_a, text, fast):
+    from django.db import connection, transaction
+
+    from streams.ingest import KINDS, STAGE, _copy_csv, _create_temp_tables
+
+    spec = KINDS["flow_items"]
+    source, errors = io.StringIO(text), []
+    with transaction.atomic(), connection.cursor() as cursor:
+        _create_temp_tables(cursor.cursor, spec)
+        assert _copy_csv(cursor.cursor, spec, source, errors) is fast
+        cursor.execute(f"SELECT line, key FROM {STAGE} ORDER BY line")  # noqa: S608
+        staged = cursor.fetchall()
+    assert errors == []
+    assert staged == ([(2, "F-1")] if fast else [])
+    if not fast:
+        assert source.tell() == 0  # rewound for the Python reader
