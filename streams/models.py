@@ -167,8 +167,12 @@ class FlowItem(OrgOwned):
             models.UniqueConstraint(fields=["organization", "key"], name="flowitem_org_key_uniq")
         ]
         indexes = [
+            # Covers the items done in a period with what flow metrics read of
+            # them, so the engine's scan never visits the table (index-only).
             models.Index(
-                fields=["organization", "value_stream", "done_at"], name="flowitem_done_idx"
+                fields=["organization", "value_stream", "done_at"],
+                include=["started_at", "type", "active_seconds"],
+                name="flowitem_done_idx",
             ),
         ]
 
@@ -211,6 +215,10 @@ class FlowWipSpan(OrgOwned):
     started_at < t <= ended_at. Kept by metrics.engine with the item's other
     facts, under the value stream the item belonged to when they were computed.
     """
+
+    # Written only by the engine, from items and transitions already checked:
+    # no referential checks (portfolio.org_keys skips DERIVED_FACTS models).
+    DERIVED_FACTS = True
 
     organization = _event_organization()
     item = models.ForeignKey(
