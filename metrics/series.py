@@ -106,7 +106,9 @@ items AS (
     SELECT i.id, i.created_at
     FROM tree t
     JOIN streams_flowitem i ON i.organization_id = %(org)s AND i.value_stream_id = t.vs_id
-    WHERE i.created_at < %(end)s
+    -- An item done before P stays done (done_at is its last transition) and is
+    -- not charted: leave its history unread.
+    WHERE i.created_at < %(end)s AND (i.done_at IS NULL OR i.done_at >= %(start)s)
 ),
 spans AS (
     SELECT tr.state, tr.at, lead(tr.at) OVER (PARTITION BY tr.item_id ORDER BY tr.at) AS next_at

@@ -57,6 +57,10 @@ class PeriodChoice:
     period: Period
     previous: Period
     label: str
+    # A quarter or month still in progress is shown up to today, against the same
+    # number of days from the start of the previous one (stored snapshots cover
+    # whole periods, so such a choice is computed live).
+    to_date: bool = False
 
     @property
     def query(self) -> str:
@@ -80,6 +84,18 @@ def _label(kind: str, start: dt.date, end: dt.date) -> str:
 def _calendar_choice(org: Organization, kind: str, day: dt.date) -> PeriodChoice:
     start, end = period_of(kind, day)
     prev_start, prev_end = period_of(kind, start - dt.timedelta(days=1))
+    today = timezone.localdate()  # the middleware's override: the organization's zone
+    if start <= today < end:
+        elapsed = (today - start).days  # days before today; today counts too
+        return PeriodChoice(
+            kind,
+            Period.for_organization(org, start, today),
+            Period.for_organization(
+                org, prev_start, min(prev_start + dt.timedelta(days=elapsed), prev_end)
+            ),
+            f"{_label(kind, start, end)} to date",
+            to_date=True,
+        )
     return PeriodChoice(
         kind,
         Period.for_organization(org, start, end),
@@ -141,7 +157,7 @@ def _metrics(
     for quarters and months where every one is stored, else live."""
     wanted = {choice.period.date_from: choice.period, choice.previous.date_from: choice.previous}
     found: dict[dt.date, dict[int, dict[str, Value]]] = {start: {} for start in wanted}
-    if choice.kind != "custom":
+    if choice.kind != "custom" and not choice.to_date:
         rows = KpiSnapshot.objects.filter(
             organization=org,
             value_stream_id__in=stream_ids,

@@ -119,6 +119,30 @@ def test_headline_numbers_and_changes_on_a_hand_made_history(tenant_a):
 
 
 @pytest.mark.django_db
+def test_a_quarter_in_progress_compares_with_as_many_days_of_the_previous(
+    tenant_a, monkeypatch
+):
+    # Today is 2026-05-15: Q2 so far is 04-01..05-15, 45 days (30 + 15); the
+    # previous quarter's first 45 days are 01-01..02-14 (31 + 14).
+    monkeypatch.setattr(
+        "streams.dashboard_views.timezone.localdate", lambda *args: dt.date(2026, 5, 15)
+    )
+    stream = build(tenant_a.org)
+    response = client_for(tenant_a.viewer).get(dashboard_url(tenant_a.org, stream))
+    choice = response.context["choice"]
+    assert choice.label == "2026-Q2 to date"
+    assert (choice.period.date_from, choice.period.date_to) == (
+        dt.date(2026, 4, 1),
+        dt.date(2026, 5, 15),
+    )
+    assert (choice.previous.date_from, choice.previous.date_to) == (
+        dt.date(2026, 1, 1),
+        dt.date(2026, 2, 14),
+    )
+    assert "Changes compare with 1 Jan 2026 \u2013 14 Feb 2026" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_null_metrics_show_a_dash_with_a_note_never_zero(tenant_a):
     with organization_context(tenant_a.org.pk):
         empty = value_stream_save(
