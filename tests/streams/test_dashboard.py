@@ -119,9 +119,7 @@ def test_headline_numbers_and_changes_on_a_hand_made_history(tenant_a):
 
 
 @pytest.mark.django_db
-def test_a_quarter_in_progress_compares_with_as_many_days_of_the_previous(
-    tenant_a, monkeypatch
-):
+def test_a_quarter_in_progress_compares_with_as_many_days_of_the_previous(tenant_a, monkeypatch):
     # Today is 2026-05-15: Q2 so far is 04-01..05-15, 45 days (30 + 15); the
     # previous quarter's first 45 days are 01-01..02-14 (31 + 14).
     monkeypatch.setattr(
