@@ -6,7 +6,14 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from portfolio.models import Component, ModelEntity, Product, org_unique, slug_validator
+from portfolio.models import (
+    Component,
+    ModelEntity,
+    OrgOwned,
+    Product,
+    org_unique,
+    slug_validator,
+)
 
 EMOTION_VALIDATORS = [MinValueValidator(-2), MaxValueValidator(2)]
 
@@ -132,3 +139,79 @@ class TouchpointComponent(ModelEntity):
 
     def __str__(self) -> str:
         return f"touchpoint {self.touchpoint_id} → component {self.component_id}"
+
+
+# --- Journey events (ingested; not part of the model's history) ---------------------
+
+
+class JourneyEventType(models.TextChoices):
+    """DOMAIN.md "Journey KPIs": the events journey KPIs are computed from."""
+
+    SURVEY = "survey", "Survey response"  # value: 0..10
+    STAGE_ENTERED = "stage_entered", "Stage entered"  # stage; instance = ref, else customer
+    CASE_RESOLVED = "case_resolved", "Case resolved"  # value: contacts it took
+    RENEWAL_DUE = "renewal_due", "Renewal due"  # ref: the contract
+    RENEWED = "renewed", "Renewed"  # ref: the contract
+    ACQUIRED = "acquired", "Customer acquired"  # customer
+    CHURNED = "churned", "Customer churned"  # customer
+    ACQUISITION_COST = "acquisition_cost", "Acquisition cost"  # value: amount
+    CLAIM_PAID = "claim_paid", "Claim paid"  # value: amount
+
+
+class JourneyEvent(OrgOwned):
+    """One event of a customer on a journey, as imported (CONTRACT.md "journey_events")."""
+
+    organization = models.ForeignKey(
+        "portfolio.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # reached through the same-organization key to the journey
+    )
+    key = models.CharField(max_length=200)
+    journey = models.ForeignKey(
+        Journey,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
+    )
+    type = models.CharField(max_length=20, choices=JourneyEventType.choices)
+    at = models.DateTimeField()
+    customer = models.CharField(max_length=200, blank=True)
+    ref = models.CharField(max_length=200, blank=True)
+    value = models.DecimalField(max_digits=18, decimal_places=4, null=True)
+    # A stage or touchpoint removed from the journey keeps its events (the
+    # journey's NPS, costs and renewals still count them).
+    stage = models.ForeignKey(
+        JourneyStage,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
+    )
+    touchpoint = models.ForeignKey(
+        Touchpoint,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"], name="journeyevent_org_key_uniq"
+            )
+        ]
+        indexes = [
+            # Every journey KPI reads one journey's events of one type in a period.
+            models.Index(
+                fields=["organization", "journey", "type", "at"], name="journeyevent_type_at_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.key}"

@@ -401,12 +401,13 @@ def kpis_for_period(
     metrics = value_stream_metrics(
         organization=organization, value_stream_ids=[pk for pk, _ in streams], period=period
     )
-    # Journey KPIs are issue "[4/6]"'s: until then every journey key is present and null.
-    journey_keys = keys_for(Subject.JOURNEY)
-    journeys = (
-        Journey.objects.filter(organization=organization)
-        .order_by("slug")
-        .values_list("slug", flat=True)
+    from metrics.journey_kpis import journey_metrics
+
+    journeys = list(
+        Journey.objects.filter(organization=organization).order_by("slug").values_list("pk", "slug")
+    )
+    journey_values = journey_metrics(
+        organization=organization, journey_ids=[pk for pk, _ in journeys], period=period
     )
     return {
         "org": organization.slug,
@@ -415,7 +416,9 @@ def kpis_for_period(
         "value_streams": {
             slug: {k: _rounded(v) for k, v in metrics[pk].items()} for pk, slug in streams
         },
-        "journeys": {slug: dict.fromkeys(journey_keys) for slug in journeys},
+        "journeys": {
+            slug: {k: _rounded(v) for k, v in journey_values[pk].items()} for pk, slug in journeys
+        },
     }
 
 

@@ -33,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from psycopg import sql
 
+from journeys.models import JourneyEventType
 from metrics.engine import flow_item_facts_refresh_from
 from portfolio.models import Organization
 from streams.models import DeploymentStatus, FlowType, StateCategory
@@ -44,7 +45,11 @@ ROWS = "ingest_rows"  # the rows resolved against the organization's records
 TOUCHED_ITEMS = "ingest_touched_items"  # flow items whose derived facts need recomputing
 
 EXAMPLE_TIME = "2026-07-01T09:30:00Z"
-WHITESPACE = " \t\r\n\v\f"  # stripped from both ends of every value
+WHITESPACE = " \t\r\n\v\f"
+NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"  # a decimal number, as journey event values
+MAX_VALUE = (
+    10**14
+)  # journey event values are numeric(18, 4)  # stripped from both ends of every value
 # Sorts and hashes of a bulk import run over the whole input: room to do them in
 # memory (per sort or hash node of the import's statements, for its transaction).
 WORK_MEM = "64MB"
@@ -66,9 +71,10 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
-    # Value streams whose records changed (metrics to recompute), old and new
-    # stream alike when a record moved.
+    # Value streams (or, for journey events, journeys) whose records changed
+    # (metrics to recompute), old and new alike when a record moved.
     value_stream_ids: frozenset[int]
+    journey_ids: frozenset[int] = frozenset()
 
     def summary(self) -> str:
         return (
@@ -173,11 +179,18 @@ _DEPLOYMENT_JOIN = (
 _FIRST_LINE = "min(s.line) OVER (PARTITION BY s.key) AS first_line"
 
 
-def _keyed_upsert(table: str, fields: Mapping[str, str], *, touch_items: bool = False) -> str:
+def _keyed_upsert(
+    table: str,
+    fields: Mapping[str, str],
+    *,
+    touch_items: bool = False,
+    subject: str = "value_stream_id",
+) -> str:
     """Upsert ``ROWS`` into ``table`` by (organization, key), updating only rows that differ.
 
-    Answers one row: created, updated, and the value streams of changed records
-    (before and after, so a record moving between streams touches both).
+    Answers one row: created, updated, and the ``subject`` (value stream or
+    journey) of changed records, before and after, so a record moving between
+    subjects touches both.
     """
     columns = ", ".join(fields)
     values = ", ".join(fields.values())
@@ -196,22 +209,21 @@ def _keyed_upsert(table: str, fields: Mapping[str, str], *, touch_items: bool = 
     )
     return f"""
         WITH old AS (
-            SELECT x.id, x.value_stream_id FROM {table} x JOIN {ROWS} r ON r.key = x.key
+            SELECT x.id, x.{subject} AS subject FROM {table} x JOIN {ROWS} r ON r.key = x.key
             WHERE x.organization_id = {{org}}
         ), up AS (
             INSERT INTO {table} AS x (organization_id, key, {columns}{facts_columns})
             SELECT {{org}}, r.key, {values}{facts_values} FROM {ROWS} r
             ON CONFLICT (organization_id, key) DO UPDATE SET {updates}
             WHERE ({current}) IS DISTINCT FROM ({incoming})
-            RETURNING x.id, x.value_stream_id
+            RETURNING x.id, x.{subject} AS subject
         ), changed AS (
-            SELECT up.id, up.value_stream_id, old.id IS NULL AS created,
-                   old.value_stream_id AS old_stream
+            SELECT up.id, up.subject, old.id IS NULL AS created, old.subject AS old_subject
             FROM up LEFT JOIN old ON old.id = up.id
         ){touch}
         SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),
-               ARRAY(SELECT value_stream_id FROM changed
-                     UNION SELECT old_stream FROM changed WHERE old_stream IS NOT NULL)
+               ARRAY(SELECT subject FROM changed
+                     UNION SELECT old_subject FROM changed WHERE old_subject IS NOT NULL)
         FROM changed
     """  # noqa: S608 - SQL text holds only constants; input travels by COPY
 
@@ -225,6 +237,7 @@ class _Kind:
     checks: tuple[str, ...]  # SQL expressions over ``r``: a reason, or NULL when fine
     upsert: str
     has_facts: bool = False  # the kind changes flow items' derived facts
+    subject: str = "value_stream"  # whose metrics its records feed: value_stream or journey
 
 
 _CATEGORIES = ", ".join(_lit(c) for c in StateCategory.values)
@@ -398,6 +411,88 @@ KINDS: dict[str, _Kind] = {
                 "deployment_id": "r.deployment_id",
             },
         ),
+    ),
+    "journey_events": _Kind(
+        columns=("key", "journey", "type", "at", "customer", "ref", "value", "stage", "touchpoint"),
+        times=("at",),
+        optional=frozenset({"customer", "ref", "value", "stage", "touchpoint"}),
+        # Stages and touchpoints are named by their slug within the event's journey.
+        resolve=f"""
+            j.id AS journey_id, st.id AS stage_id, tp.id AS touchpoint_id,
+            tp_stage.slug AS touchpoint_stage,
+            CASE WHEN s.value ~ {_lit(NUMBER)} THEN s.value::numeric END AS value_num,
+            {_FIRST_LINE}
+            {_FROM}
+            LEFT JOIN journeys_journey j ON j.organization_id = {{org}} AND j.slug = s.journey
+            LEFT JOIN journeys_journeystage st
+                ON st.organization_id = {{org}} AND st.journey_id = j.id AND st.slug = s.stage
+            LEFT JOIN journeys_touchpoint tp
+                ON tp.organization_id = {{org}} AND tp.journey_id = j.id AND tp.slug = s.touchpoint
+            LEFT JOIN journeys_journeystage tp_stage
+                ON tp_stage.organization_id = {{org}} AND tp_stage.id = tp.stage_id
+        """,
+        checks=(
+            _required("key"),
+            _max_length("key", 200),
+            _KEY_ONCE,
+            _required("journey"),
+            _known("journey", "journey_id", "journey"),
+            _required("type"),
+            _one_of("type", JourneyEventType.values),
+            _time_check("at"),
+            _max_length("customer", 200),
+            _max_length("ref", 200),
+            "CASE WHEN r.stage <> '' AND r.journey_id IS NOT NULL AND r.stage_id IS NULL"
+            " THEN format('stage %L is not a stage of journey %L', r.stage, r.journey) END",
+            "CASE WHEN r.touchpoint <> '' AND r.journey_id IS NOT NULL AND r.touchpoint_id IS NULL"
+            " THEN format('touchpoint %L is not a touchpoint of journey %L',"
+            " r.touchpoint, r.journey) END",
+            "CASE WHEN r.stage_id IS NOT NULL AND r.touchpoint_id IS NOT NULL"
+            " AND r.touchpoint_stage <> r.stage"
+            " THEN format('touchpoint %L is in stage %L, not %L',"
+            " r.touchpoint, r.touchpoint_stage, r.stage) END",
+            "CASE WHEN r.value <> '' AND r.value_num IS NULL"
+            " THEN format('value %L is not a number', r.value) END",
+            f"CASE WHEN abs(r.value_num) >= {MAX_VALUE}"
+            f" THEN format('value %s is too large; expected less than {MAX_VALUE}', r.value) END",
+            "CASE WHEN r.value = '' AND r.type IN ('survey', 'case_resolved',"
+            " 'acquisition_cost', 'claim_paid')"
+            " THEN format('value is empty; a %s event needs one', r.type) END",
+            "CASE WHEN r.type = 'survey' AND r.value_num IS NOT NULL"
+            " AND (r.value_num < 0 OR r.value_num > 10 OR r.value_num <> trunc(r.value_num))"
+            " THEN format('value %s is outside 0..10; a survey answer is a whole number"
+            " from 0 to 10', r.value) END",
+            "CASE WHEN r.type = 'case_resolved' AND r.value_num IS NOT NULL"
+            " AND (r.value_num < 1 OR r.value_num <> trunc(r.value_num))"
+            " THEN format('value %s is not a number of contacts (a whole number, 1 or more)',"
+            " r.value) END",
+            "CASE WHEN r.type IN ('acquisition_cost', 'claim_paid') AND r.value_num < 0"
+            " THEN format('value %s is negative; an amount is 0 or more', r.value) END",
+            "CASE WHEN r.type = 'stage_entered' AND r.stage = ''"
+            " THEN 'stage is empty; a stage_entered event names the stage entered' END",
+            "CASE WHEN r.type = 'stage_entered' AND r.customer = '' AND r.ref = ''"
+            " THEN 'customer and ref are empty; a stage_entered event names its customer,"
+            " or its ref (an application, a claim)' END",
+            "CASE WHEN r.type IN ('renewal_due', 'renewed') AND r.ref = ''"
+            " THEN format('ref is empty; a %s event names its contract in ref', r.type) END",
+            "CASE WHEN r.type IN ('acquired', 'churned') AND r.customer = ''"
+            " THEN format('customer is empty; a %s event names its customer', r.type) END",
+        ),
+        upsert=_keyed_upsert(
+            "journeys_journeyevent",
+            {
+                "journey_id": "r.journey_id",
+                "type": "r.type",
+                "at": "r.at_ts",
+                "customer": "r.customer",
+                "ref": "r.ref",
+                "value": "r.value_num",
+                "stage_id": "r.stage_id",
+                "touchpoint_id": "r.touchpoint_id",
+            },
+            subject="journey_id",
+        ),
+        subject="journey",
     ),
 }
 
@@ -631,7 +726,8 @@ def _import(
         created=created,
         updated=updated,
         unchanged=total - created - updated,
-        value_stream_ids=frozenset(stream_ids),
+        value_stream_ids=frozenset(stream_ids) if spec.subject == "value_stream" else frozenset(),
+        journey_ids=frozenset(stream_ids) if spec.subject == "journey" else frozenset(),
     )
 
 

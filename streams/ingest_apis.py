@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from journeys.models import JourneyEventType
 from portfolio.apis import OrgScopedAPIMixin
 from portfolio.models import Role
 from streams.ingest import KINDS, ImportRejected, events_import
@@ -60,6 +61,25 @@ _FIELD_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "resolved_at": ("time", "Null while open; " + _TIME),
         "deployment": ("str", "The key of the deployment that caused it, or null."),
     },
+    "journey_events": {
+        "key": ("str", "The event's key; its identity."),
+        "journey": ("str", "The journey's slug."),
+        "type": ("event_type", f"One of {', '.join(JourneyEventType.values)}."),
+        "at": ("time", _TIME),
+        "customer": ("str", "The customer; needed by acquired, churned and stage_entered."),
+        "ref": (
+            "str",
+            "The instance (an application, a claim) of stage_entered, or the contract of "
+            "renewal_due and renewed.",
+        ),
+        "value": (
+            "str",
+            "A decimal number: 0..10 for survey, contacts for case_resolved, the amount for "
+            "acquisition_cost and claim_paid.",
+        ),
+        "stage": ("str", "The slug of a stage of the journey; needed by stage_entered."),
+        "touchpoint": ("str", "The slug of a touchpoint of the journey."),
+    },
 }
 
 
@@ -72,6 +92,8 @@ def _doc_field(kind: str, name: str, shape: str, help_text: str) -> serializers.
         return serializers.DateTimeField(**options)
     if shape == "type":
         return serializers.ChoiceField(choices=FlowType.values, **options)
+    if shape == "event_type":
+        return serializers.ChoiceField(choices=JourneyEventType.values, **options)
     if shape == "status":
         return serializers.ChoiceField(choices=DeploymentStatus.values, **options)
     return serializers.CharField(**options)
@@ -90,6 +112,9 @@ class ImportResultSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     value_stream_ids = serializers.ListField(
         child=serializers.IntegerField(), help_text="Value streams whose records changed."
+    )
+    journey_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Journeys whose events changed."
     )
 
 
@@ -128,6 +153,7 @@ class EventImportAPI(OrgScopedAPIMixin, APIView):
             "updated": result.updated,
             "unchanged": result.unchanged,
             "value_stream_ids": sorted(result.value_stream_ids),
+            "journey_ids": sorted(result.journey_ids),
         }
         return Response(ImportResultSerializer(data).data)
 

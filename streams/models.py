@@ -347,6 +347,7 @@ class EventKind(models.TextChoices):
     DEPLOYMENTS = "deployments", "Deployments"
     CHANGES = "changes", "Changes"
     INCIDENTS = "incidents", "Incidents"
+    JOURNEY_EVENTS = "journey_events", "Journey events"
 
 
 class UploadStatus(models.TextChoices):

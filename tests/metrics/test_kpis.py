@@ -54,7 +54,7 @@ def test_the_command_prints_every_key_for_every_subject(model):
     assert (data["org"], data["from"], data["to"]) == ("org-a", "2026-07-01", "2026-09-30")
     assert set(data["value_streams"]) == {"claims", "dental", "idle"}
     assert all(set(m) == VS_KEYS for m in data["value_streams"].values())
-    # Journey KPIs come with a later issue: every key present, all null.
+    # A journey without events: every key present, all null.
     assert data["journeys"] == {"get-cover": dict.fromkeys(JOURNEY_KEYS)}
     claims, dental, idle = (data["value_streams"][s] for s in ("claims", "dental", "idle"))
     # claims: A and B; dental rolls up claims plus its own C.
@@ -127,15 +127,18 @@ def test_the_schema_documents_the_kpis_endpoint(db):
 def test_the_query_count_does_not_grow_with_the_streams(model, django_assert_num_queries):
     org = model.org
     with organization_context(org.pk):
-        # streams, journeys, then 2 flow and 3 DORA queries: the same for 3 streams or 23.
-        with django_assert_num_queries(7):
+        # streams, journeys, 2 flow, 3 DORA and 4 journey queries: the same for 3
+        # streams or 23, 1 journey or 21.
+        with django_assert_num_queries(11):
             kpis_for_period(
                 organization=org, date_from=dt.date(2026, 7, 1), date_to=dt.date(2026, 9, 30)
             )
         for n in range(20):
             stream(org, f"more-{n}")
-        with django_assert_num_queries(7):
+            journey_save(organization=org, journey=Journey(slug=f"j-{n}", name=f"J {n}"))
+        with django_assert_num_queries(11):
             data = kpis_for_period(
                 organization=org, date_from=dt.date(2026, 7, 1), date_to=dt.date(2026, 9, 30)
             )
     assert len(data["value_streams"]) == 23
+    assert len(data["journeys"]) == 21

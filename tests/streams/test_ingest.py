@@ -471,6 +471,7 @@ def test_api_upserts_for_editors_and_admins(tenant_a, dental, role):
         "updated": 0,
         "unchanged": 0,
         "value_stream_ids": [dental.pk],
+        "journey_ids": [],
     }
     again = send(client, "post", "events/flow-items/", [ITEM, {**ITEM, "key": "F-2"}])
     assert again.json()["unchanged"] == 2

@@ -164,7 +164,7 @@ def test_a_missing_file_or_an_unknown_kind_is_refused(tenant_a):
     response = post(client, tenant_a.org, GOOD, kind="stories")
     assert refused(response, 400) == (
         "kind 'stories' is not one of "
-        "flow_items, flow_transitions, deployments, changes, incidents."
+        "flow_items, flow_transitions, deployments, changes, incidents, journey_events."
     )
 
 
