@@ -12,7 +12,9 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from journeys.models import Journey, JourneyEvent
 from metrics.engine import Period, value_stream_metrics
+from metrics.journey_kpis import journey_metrics
 from metrics.models import KpiSnapshot, PeriodKind, RecomputeState
 from portfolio.models import Organization
 from streams.models import Deployment, FlowItem, ValueStream
@@ -47,6 +49,7 @@ def _first_event_day(organization: Organization, today: dt.date) -> dt.date | No
     firsts = [
         FlowItem.objects.filter(organization=organization).aggregate(m=Min("created_at"))["m"],
         Deployment.objects.filter(organization=organization).aggregate(m=Min("deployed_at"))["m"],
+        JourneyEvent.objects.filter(organization=organization).aggregate(m=Min("at"))["m"],
     ]
     firsts = [f.astimezone(tz).date() for f in firsts if f is not None]
     if not firsts:
@@ -69,44 +72,64 @@ class RecomputeResult:
 def snapshots_recompute(
     *, organization: Organization, today: dt.date | None = None
 ) -> RecomputeResult:
-    """Recompute every value stream's snapshots, period by period (one transaction
-    each, so a long recompute holds no lock for long). Idempotent."""
+    """Recompute every value stream's and journey's snapshots, period by period (one
+    transaction each, so a long recompute holds no lock for long). Idempotent."""
     today = today or timezone.now().astimezone(ZoneInfo(organization.time_zone)).date()
     first = _first_event_day(organization, today)
     stream_ids = list(
         ValueStream.objects.filter(organization=organization).values_list("pk", flat=True)
     )
-    if first is None or not stream_ids:
+    journey_ids = list(
+        Journey.objects.filter(organization=organization).values_list("pk", flat=True)
+    )
+    if first is None or not (stream_ids or journey_ids):
         return RecomputeResult(0, 0)
     periods = snapshots = 0
     for kind in PeriodKind.values:
         for start, end in periods_between(kind, first, today):
             periods += 1
-            snapshots += _recompute_period(organization, stream_ids, kind, start, end)
+            snapshots += _recompute_period(organization, stream_ids, journey_ids, kind, start, end)
     return RecomputeResult(periods, snapshots)
 
 
 @transaction.atomic
 def _recompute_period(
-    organization: Organization, stream_ids: list[int], kind: str, start: dt.date, end: dt.date
+    organization: Organization,
+    stream_ids: list[int],
+    journey_ids: list[int],
+    kind: str,
+    start: dt.date,
+    end: dt.date,
 ) -> int:
-    for stream_id in stream_ids:
+    # Locks in a fixed order (streams, then journeys, by id) so recomputes never deadlock.
+    for stream_id in sorted(stream_ids):
         _lock(organization.pk, f"vs:{stream_id}:{kind}:{start.isoformat()}")
-    values = value_stream_metrics(
-        organization=organization,
-        value_stream_ids=stream_ids,
-        period=Period.for_organization(organization, start, end),
+    for journey_id in sorted(journey_ids):
+        _lock(organization.pk, f"j:{journey_id}:{kind}:{start.isoformat()}")
+    period = Period.for_organization(organization, start, end)
+    streams = value_stream_metrics(
+        organization=organization, value_stream_ids=stream_ids, period=period
     )
+    journeys = journey_metrics(organization=organization, journey_ids=journey_ids, period=period)
     now = timezone.now()
-    for stream_id, metrics in values.items():
+    defaults = {"period_end": end, "computed_at": now}
+    for stream_id, metrics in streams.items():
         KpiSnapshot.objects.update_or_create(
             organization=organization,
             value_stream_id=stream_id,
             period_kind=kind,
             period_start=start,
-            defaults={"period_end": end, "values": metrics, "computed_at": now},
+            defaults={**defaults, "values": metrics},
         )
-    return len(values)
+    for journey_id, metrics in journeys.items():
+        KpiSnapshot.objects.update_or_create(
+            organization=organization,
+            journey_id=journey_id,
+            period_kind=kind,
+            period_start=start,
+            defaults={**defaults, "values": metrics},
+        )
+    return len(streams) + len(journeys)
 
 
 @transaction.atomic

@@ -205,3 +205,39 @@ def test_a_streams_metrics_do_not_depend_on_which_other_streams_are_computed_wit
                 organization=org, value_stream_ids=[stream.pk], period=period
             )[stream.pk]
             assert both[stream.pk] == alone
+
+
+@pytest.mark.django_db
+def test_journeys_get_snapshots_of_their_kpis(tenant_a):
+    import io
+
+    from metrics.journey_kpis import journey_metrics
+    from streams.ingest import events_import
+    from tests.journeys.helpers import build_journey
+
+    org = tenant_a.org
+    journey = build_journey(org)
+    text = (
+        "key,journey,type,at,customer,ref,value,stage,touchpoint\n"
+        "S-1,claim,survey,2026-07-02T09:00:00Z,c,,10,,\n"
+        "S-2,claim,survey,2026-07-03T09:00:00Z,c,,3,,\n"
+        "S-3,claim,survey,2026-04-03T09:00:00Z,c,,9,,\n"
+    )
+    with organization_context(org.pk):
+        events_import(organization=org, kind="journey_events", rows=io.StringIO(text))
+        snapshots_recompute(organization=org, today=TODAY)
+        stored = {
+            (kind, start): values
+            for kind, start, values in KpiSnapshot.objects.filter(journey=journey).values_list(
+                "period_kind", "period_start", "values"
+            )
+        }
+        q3 = journey_metrics(
+            organization=org,
+            journey_ids=[journey.pk],
+            period=Period(dt.date(2026, 7, 1), dt.date(2026, 9, 30)),
+        )[journey.pk]
+    # The first event (04-03) opens the history: 2026-Q2 and Q3 up to TODAY.
+    assert stored[("quarter", dt.date(2026, 4, 1))]["nps"] == 100.0  # one promoter
+    assert stored[("quarter", dt.date(2026, 7, 1))] == q3
+    assert q3["nps"] == 0.0  # one promoter, one detractor
