@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 TYPES = ("feature", "defect", "risk", "debt")
 TYPE_WEIGHTS = (0.55, 0.25, 0.08, 0.12)
@@ -132,6 +133,149 @@ def generate(
                             )
             day += timedelta(days=1)
     return Counts(items, n_transitions, n_deployments, n_changes, n_incidents)
+
+
+@dataclass(frozen=True)
+class JourneyShape:
+    """What the generator needs of a journey: its stages in order (the first is
+    the entry, the second the work start, the last the conversion, as DOMAIN.md's
+    defaults), each stage's touchpoints, and which business events it has."""
+
+    slug: str
+    stages: Sequence[tuple[str, Sequence[str]]]  # (stage slug, touchpoint slugs)
+    instance: str = "APP"  # prefix of the instance refs (applications, claims)
+    policies: bool = False  # acquisitions, their cost, renewals and churn
+    claims: bool = False  # claims paid at conversion
+
+
+def generate_journey_events(
+    out_dir: Path,
+    *,
+    journeys: Sequence[JourneyShape],
+    customers: int,
+    start: datetime,
+    end: datetime,
+    seed: int = 11,
+    key_prefix: str = "",
+) -> int:
+    """Write journey_events.csv (CONTRACT.md) into ``out_dir``; answers the row count.
+
+    Per journey, ``customers`` customers each start one or more instances that
+    move through the stages with drop-offs (some re-enter the entry stage), answer
+    a survey at a touchpoint of the last stage they reached (lower scores when
+    they dropped out), and sometimes need a support case. With ``policies``, the
+    customers who convert are acquired (marketing spend is paid weekly), older
+    policies fall due for renewal and most renew, some early and some late, and
+    the rest churn. With ``claims``, a converted instance is a claim paid."""
+    rng = random.Random(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    span = (end - start).total_seconds()
+    rows = 0
+    with (out_dir / "journey_events.csv").open("w", newline="") as events_file:
+        out = csv.writer(events_file)
+        out.writerow(
+            ["key", "journey", "type", "at", "customer", "ref", "value", "stage", "touchpoint"]
+        )
+        for journey in journeys:
+            emit = _JourneyWriter(out, journey.slug, f"{key_prefix}{journey.slug}-", end)
+            instances = 0
+            for c in range(customers):
+                customer = f"{key_prefix}CUST-{c + 1}"
+                for _ in range(1 + (rng.random() < 0.25)):  # some customers come back
+                    instances += 1
+                    ref = f"{key_prefix}{journey.instance}-{instances}"
+                    t = start + timedelta(seconds=rng.random() * span * 0.98)
+                    reached = 0
+                    for index, (stage, _touchpoints) in enumerate(journey.stages):
+                        if index > 0:
+                            if rng.random() > 0.82:  # dropped out before this stage
+                                break
+                            t += _hours(rng, 30 + 20 * index)
+                        emit("stage_entered", t, customer, ref, stage=stage)
+                        if index == 0 and rng.random() < 0.1:  # came back to the form
+                            emit("stage_entered", t + _hours(rng, 20), customer, ref, stage=stage)
+                        reached = index
+                    converted = reached == len(journey.stages) - 1
+                    if converted and journey.claims:
+                        amount = round(min(rng.lognormvariate(5.4, 0.6), 4000), 2)
+                        emit("claim_paid", t + _hours(rng, 4), customer, ref, f"{amount:.2f}")
+                    if converted and journey.policies:
+                        emit("acquired", t + _hours(rng, 2), customer)
+                    stage, touchpoints = journey.stages[reached]
+                    if touchpoints and rng.random() < 0.55:
+                        base = 8.5 if converted else 5.0
+                        score = max(0, min(10, round(rng.gauss(base, 2.0))))
+                        emit(
+                            "survey",
+                            t + _hours(rng, 48),
+                            customer,
+                            ref,
+                            str(score),
+                            stage,
+                            rng.choice(list(touchpoints)),
+                        )
+                    if rng.random() < 0.3:
+                        contacts = rng.choices((1, 2, 3, 4), (0.68, 0.2, 0.08, 0.04))[0]
+                        emit("case_resolved", t + _hours(rng, 30), customer, ref, str(contacts))
+            if journey.policies:
+                week = start
+                while week < end:
+                    spend = round(rng.uniform(2500, 6000), 2)
+                    emit("acquisition_cost", week + timedelta(hours=9), value=f"{spend:.2f}")
+                    week += timedelta(days=7)
+                # Policies taken out in the year before: due for renewal a year on.
+                for p in range(customers // 2):
+                    customer = f"{key_prefix}OLD-{p + 1}"
+                    policy = f"{key_prefix}POL-{p + 1}"
+                    acquired = start - timedelta(days=365) + timedelta(seconds=rng.random() * span)
+                    emit("acquired", acquired, customer)
+                    due = acquired + timedelta(days=365)
+                    emit("renewal_due", due, customer, policy)
+                    roll = rng.random()
+                    if roll < 0.8:
+                        emit(
+                            "renewed", due + timedelta(days=rng.uniform(-25, 20)), customer, policy
+                        )
+                    elif roll < 0.95:
+                        emit("churned", due + timedelta(days=rng.uniform(1, 30)), customer)
+            rows += emit.rows
+    return rows
+
+
+class _JourneyWriter:
+    """Writes one journey's events, numbering their keys, and drops what lies at or
+    after ``end`` (it has not happened yet)."""
+
+    def __init__(self, out: Any, journey: str, key_prefix: str, end: datetime) -> None:
+        self.out, self.journey, self.key_prefix, self.end = out, journey, key_prefix, end
+        self.rows = 0
+
+    def __call__(
+        self,
+        kind: str,
+        at: datetime,
+        customer: str = "",
+        ref: str = "",
+        value: str = "",
+        stage: str = "",
+        touchpoint: str = "",
+    ) -> None:
+        if at >= self.end:
+            return
+        self.rows += 1
+        self.out.writerow(
+            [
+                f"{self.key_prefix}{self.rows}",
+                self.journey,
+                kind,
+                _iso(at),
+                customer,
+                ref,
+                value,
+                stage,
+                touchpoint,
+            ]
+        )
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

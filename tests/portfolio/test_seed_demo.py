@@ -124,6 +124,7 @@ def snapshot(org: Organization) -> dict[str, list]:
 def test_seed_demo_prints_its_history_and_then_the_demo_logins():
     history, logins = seed().splitlines()
     assert history.startswith("demo history: 1500 flow items, ")
+    assert history.endswith(" journey events")
     assert logins == (
         "demo organization 'acme-health': sign in as admin@acme-health.example / "
         "throughline-demo (also editor@acme-health.example, viewer@acme-health.example)"
@@ -140,6 +141,23 @@ def test_the_demo_has_delivery_history_and_snapshots(demo):
     assert Deployment.objects.filter(organization=demo, environment="production").exists()
     quarters = KpiSnapshot.objects.filter(organization=demo, period_kind="quarter")
     assert quarters.filter(value_stream__slug="dental").count() >= 2
+    # Both journeys have events and quarterly KPIs: Get cover sells policies (NPS,
+    # conversion, renewals, cost per acquisition), Make a claim pays claims.
+    cover = quarters.filter(journey__slug="get-cover").order_by("period_start").last()
+    claim = quarters.filter(journey__slug="make-a-claim").order_by("period_start").last()
+    for key in (
+        "nps",
+        "conversion_rate",
+        "journey_lead_time_median_days",
+        "fcr",
+        "renewal_rate",
+        "retention_rate",
+        "cost_per_acquisition",
+    ):
+        assert cover.values[key] is not None, key
+    for key in ("nps", "conversion_rate", "fcr", "claim_cost_avg"):
+        assert claim.values[key] is not None, key
+    assert claim.values["cost_per_acquisition"] is None  # no acquisitions on claims
     # Seeding twice on one day changes no event.
     before = sorted(FlowItem.objects.filter(organization=demo).values_list("key", "done_at"))
     seed()

@@ -442,6 +442,34 @@ def demo_seed() -> tuple[Organization, TemplateResult]:
 # About two quarters of delivery history for the team streams, ending today.
 DEMO_HISTORY_DAYS = 182
 DEMO_ITEMS = 1500
+DEMO_CUSTOMERS = 300  # per journey
+
+
+def _journey_shapes(organization: Organization) -> list:
+    """The demo journeys as the event generator sees them: stages in order with their
+    touchpoints; Get cover sells policies, Make a claim pays claims."""
+    from bench.generate import JourneyShape
+    from journeys.models import Journey
+
+    shapes = []
+    for journey in Journey.objects.filter(organization=organization).prefetch_related(
+        "stages__touchpoints"
+    ):
+        stages = [
+            (stage.slug, [t.slug for t in stage.touchpoints.all()])
+            for stage in sorted(journey.stages.all(), key=lambda s: s.position)
+        ]
+        claims = "claim" in journey.slug
+        shapes.append(
+            JourneyShape(
+                journey.slug,
+                stages,
+                instance="CLM" if claims else "APP",
+                policies=not claims,
+                claims=claims,
+            )
+        )
+    return shapes
 
 
 def demo_events(organization: Organization, *, today: dt.date | None = None) -> dict[str, int]:
@@ -454,7 +482,7 @@ def demo_events(organization: Organization, *, today: dt.date | None = None) -> 
     import tempfile
     from pathlib import Path
 
-    from bench.generate import generate
+    from bench.generate import generate, generate_journey_events
     from metrics.snapshots import snapshots_recompute
     from streams.ingest import events_import
 
@@ -473,7 +501,23 @@ def demo_events(organization: Organization, *, today: dt.date | None = None) -> 
             key_prefix="ACME-",
             deployments_per_day=0.8,
         )
-        for kind in ("flow_items", "flow_transitions", "deployments", "changes", "incidents"):
+        generate_journey_events(
+            Path(tmp),
+            journeys=_journey_shapes(organization),
+            customers=DEMO_CUSTOMERS,
+            start=start,
+            end=end,
+            seed=2026,
+            key_prefix="ACME-",
+        )
+        for kind in (
+            "flow_items",
+            "flow_transitions",
+            "deployments",
+            "changes",
+            "incidents",
+            "journey_events",
+        ):
             with (Path(tmp) / f"{kind}.csv").open() as rows:
                 result = events_import(organization=organization, kind=kind, rows=rows)
             counts[kind] = result.created + result.updated + result.unchanged
