@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from journeys.models import Journey
 from metrics.engine import kpis_for_period, parse_date_range
+from metrics.manual import manual_value_delete, manual_value_set
+from metrics.models import ManualKpiValue
 from portfolio.apis import OrgScopedAPIMixin
+from streams.models import ValueStream
 
 
 class KpisSerializer(serializers.Serializer):
@@ -67,3 +80,91 @@ class KpisAPI(OrgScopedAPIMixin, APIView):
             return Response({"detail": exc.messages[0]}, status=status.HTTP_400_BAD_REQUEST)
         data = kpis_for_period(organization=self.organization, date_from=date_from, date_to=date_to)
         return Response(data)
+
+
+class ManualKpiValueSerializer(serializers.ModelSerializer):
+    subject_type = serializers.ChoiceField(
+        choices=["value_stream", "journey"], help_text="What the value is of."
+    )
+    subject = serializers.SlugField(
+        source="subject_slug", help_text="The value stream's or journey's slug."
+    )
+    entered_by = serializers.SerializerMethodField(help_text="Who entered it (email).")
+
+    class Meta:
+        model = ManualKpiValue
+        fields = [
+            "id",
+            "subject_type",
+            "subject",
+            "key",
+            "period_kind",
+            "period_start",
+            "period_end",
+            "value",
+            "note",
+            "entered_by",
+        ]
+        read_only_fields = ["id", "period_end", "entered_by"]
+        extra_kwargs = {
+            "key": {"help_text": "A KPI key of DOMAIN.md for the subject's type."},
+            "period_start": {"help_text": "The first day of the week, month or quarter."},
+        }
+
+    def get_entered_by(self, instance: ManualKpiValue) -> str | None:
+        return instance.entered_by.email if instance.entered_by_id else None
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Manual KPI values (measured elsewhere, entered by hand)"),
+    retrieve=extend_schema(summary="One manual KPI value"),
+    create=extend_schema(
+        summary="Enter a manual KPI value (editors); replaces the one for the same "
+        "subject, key and period"
+    ),
+    destroy=extend_schema(summary="Delete a manual KPI value (editors)"),
+)
+@extend_schema(tags=["kpis"])
+class ManualKpiValueViewSet(
+    OrgScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = ManualKpiValue.objects.all()
+    serializer_class = ManualKpiValueSerializer
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("journey", "value_stream", "entered_by")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        model = Journey if data["subject_type"] == "journey" else ValueStream
+        slug = data["subject_slug"]
+        subject = model.objects.filter(organization=self.organization, slug=slug).first()
+        if subject is None:
+            what = data["subject_type"].replace("_", " ")
+            raise ApiValidationError({"subject": [f"No {what} '{slug}'."]})
+        try:
+            manual = manual_value_set(
+                organization=self.organization,
+                subject=subject,
+                key=data["key"],
+                period_kind=data["period_kind"],
+                period_start=data["period_start"],
+                value=data["value"],
+                note=data.get("note", ""),
+                user=request.user,
+            )
+        except ValidationError as exc:
+            raise ApiValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+            ) from exc
+        return Response(self.get_serializer(manual).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ManualKpiValue) -> None:
+        manual_value_delete(organization=self.organization, manual=instance)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from portfolio.models import OrgOwned
+from portfolio.models import ModelEntity, OrgOwned
 
 
 class PeriodKind(models.TextChoices):
@@ -71,3 +72,59 @@ class RecomputeState(OrgOwned):
 
     def __str__(self) -> str:
         return f"recompute state of {self.organization_id}"
+
+
+class ManualKpiValue(ModelEntity):
+    """A KPI value the organization measures elsewhere (e.g. NPS from a survey tool),
+    entered by hand for one period of one subject.
+
+    Kept apart from the computed snapshots: pages show the two side by side and
+    say which is which; nothing computed ever overwrites a manual value.
+    """
+
+    value_stream = models.ForeignKey(
+        "streams.ValueStream", on_delete=models.CASCADE, null=True, related_name="manual_kpis"
+    )
+    journey = models.ForeignKey(
+        "journeys.Journey", on_delete=models.CASCADE, null=True, related_name="manual_kpis"
+    )
+    key = models.CharField(max_length=60)  # a key of metrics.definitions.METRICS
+    period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    period_start = models.DateField()  # the period's first day, in the organization's zone
+    period_end = models.DateField()  # its last day
+    value = models.FloatField()
+    note = models.CharField(max_length=500, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-period_start", "key", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(value_stream__isnull=False, journey__isnull=True)
+                | models.Q(value_stream__isnull=True, journey__isnull=False),
+                name="manualkpivalue_one_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "value_stream", "key", "period_kind", "period_start"],
+                condition=models.Q(value_stream__isnull=False),
+                name="manualkpivalue_stream_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "journey", "key", "period_kind", "period_start"],
+                condition=models.Q(journey__isnull=False),
+                name="manualkpivalue_journey_uniq",
+            ),
+        ]
+
+    @property
+    def subject_type(self) -> str:
+        return "journey" if self.journey_id else "value_stream"
+
+    @property
+    def subject_slug(self) -> str:
+        return (self.journey or self.value_stream).slug
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.period_kind} {self.period_start}: {self.value}"

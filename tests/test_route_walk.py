@@ -185,6 +185,25 @@ def _of_model(kind: str) -> Callable[[Tenant], int]:
     return lambda t: _model(t)[kind]
 
 
+def _manual_kpi(t: Tenant) -> int:
+    import datetime as dt
+
+    from journeys.models import Journey
+    from metrics.manual import manual_value_set
+
+    with organization_context(t.org.pk):
+        journey = Journey.objects.get(organization=t.org, pk=_model(t)["journey"])
+        manual = manual_value_set(
+            organization=t.org,
+            subject=journey,
+            key="nps",
+            period_kind="quarter",
+            period_start=dt.date(2026, 7, 1),
+            value=31.5,
+        )
+    return manual.pk
+
+
 # Object kind -> how to make one in a tenant (returns its id). Add a kind here
 # when a route names a new kind of object.
 OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
@@ -192,6 +211,7 @@ OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
     "invitation": _invitation,
     "token": _token,
     "upload": _upload,
+    "manual_kpi": _manual_kpi,
     **{
         kind: _of_model(kind)
         for kind in (
@@ -235,6 +255,7 @@ PARAM_KINDS: dict[str, str] = {
     "touchpoint_id": "touchpoint",
     "objective_id": "objective",
     "key_result_id": "key_result",
+    "manual_kpi_id": "manual_kpi",
 }
 PK_KINDS_BY_NAME: dict[str, str] = {
     "member-detail": "membership",
@@ -258,6 +279,7 @@ PK_KINDS_BY_NAME: dict[str, str] = {
         }.items()
         for route in ("detail", "history")
     },
+    "manualkpivalue-detail": "manual_kpi",
     "valuestream-stages-reorder": "value_stream",
     "journey-stages-reorder": "journey",
 }
