@@ -203,8 +203,10 @@ def generate_journey_events(
                         emit("acquired", t + _hours(rng, 2), customer)
                     stage, touchpoints = journey.stages[reached]
                     if touchpoints and rng.random() < 0.55:
-                        base = 8.5 if converted else 5.0
-                        score = max(0, min(10, round(rng.gauss(base, 2.0))))
+                        # Most who got through are promoters; those who dropped
+                        # out answer lower.
+                        base = 9.0 if converted else 7.0
+                        score = max(0, min(10, round(rng.gauss(base, 1.7))))
                         emit(
                             "survey",
                             t + _hours(rng, 48),

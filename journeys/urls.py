@@ -1,11 +1,26 @@
 from django.urls import path
 
-from journeys import views
+from journeys import dashboard_views, delivery_views, views
 
 urlpatterns = [
     path("", views.journey_list, name="journey_list"),
     path("new/", views.journey_create, name="journey_create"),
     path("<int:journey_id>/", views.journey_map, name="journey_map"),
+    path(
+        "<int:journey_id>/delivery/",
+        delivery_views.journey_delivery,
+        name="journey_delivery",
+    ),
+    path(
+        "<int:journey_id>/dashboard/",
+        dashboard_views.journey_dashboard,
+        name="journey_dashboard",
+    ),
+    path(
+        "<int:journey_id>/dashboard/events/",
+        dashboard_views.journey_dashboard_events,
+        name="journey_dashboard_events",
+    ),
     path("<int:journey_id>/edit/", views.journey_edit, name="journey_edit"),
     path("<int:journey_id>/delete/", views.journey_delete, name="journey_delete"),
     path("<int:journey_id>/stages/new/", views.journey_stage_add, name="journey_stage_add"),

@@ -253,3 +253,57 @@ def flow_load_svg(days: Sequence[dt.date], wip: Sequence[int]) -> str:
             ax.set_ylim(0, max(wip) * 1.2)
             _date_axis(ax, days)
     return _to_svg(fig, chart_id="load", title="Flow load (work in progress) per day")
+
+
+def nps_trend_svg(weeks: Sequence[dt.date], nps: Sequence[float | None]) -> str:
+    """Weekly NPS (week = its Monday) on the scale's whole range, -100 to 100; weeks
+    without responses leave a gap rather than a zero (a zero NPS is a real score)."""
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure()
+        if not any(v is not None for v in nps):
+            _no_data(ax)
+        else:
+            ys = [float("nan") if v is None else v for v in nps]
+            ax.axhline(0, color=MUTED, linewidth=0.8)
+            # Markers: a week between two gaps is still seen.
+            ax.plot(weeks, ys, marker="o", markersize=3, color=LINE_COLORS[0])
+            ax.set_ylabel("NPS")
+            # A little beyond the scale, so a week at -100 or 100 is not cut in half.
+            ax.set_ylim(-108, 108)
+            ax.set_yticks([-100, -50, 0, 50, 100])
+            _date_axis(ax, weeks)
+    return _to_svg(fig, chart_id="nps", title="Weekly Net Promoter Score")
+
+
+def sparkline_svg(
+    months: Sequence[dt.date], values: Sequence[float | None], *, chart_id: str, title: str
+) -> str:
+    """A tile's small trend line: one value a month, no axes. A month without a value
+    leaves a gap; the last value is marked, as it is the one nearest the tile's
+    number. ``title`` is the chart's accessible name (it should carry the values)."""
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(2.4, 0.55), layout="constrained")
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ys = [float("nan") if v is None else v for v in values]
+        known = [(m, v) for m, v in zip(months, values, strict=True) if v is not None]
+        if known:
+            ax.plot(months, ys, color=LINE_COLORS[0], linewidth=1.4, marker="o", markersize=2)
+            ax.plot(*known[-1], marker="o", markersize=4, color=LINE_COLORS[0])
+            low, high = min(v for _, v in known), max(v for _, v in known)
+            # A flat line sits in the middle rather than on the edge.
+            pad = (high - low) * 0.15 or abs(high) * 0.1 or 1
+            ax.set_ylim(low - pad, high + pad)
+            ax.set_xlim(months[0], months[-1])
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no monthly values",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color=MUTED,
+                fontsize=8,
+            )
+    return _to_svg(fig, chart_id=chart_id, title=title)

@@ -85,13 +85,16 @@ def value_stream_map(*, organization: Organization, value_stream: ValueStream) -
 
 
 def touchpoints_served(*, organization: Organization, value_stream: ValueStream) -> QuerySet:
-    """The journeys' touchpoints that this stream's stages serve."""
+    """The journeys' touchpoints that the stages of this stream, or of the streams it
+    cascades to, serve (DOMAIN.md "Roll-up": the same streams its metrics cover)."""
     from journeys.models import Touchpoint
+    from metrics.series import stream_and_descendant_ids
 
+    streams = stream_and_descendant_ids(organization=organization, value_stream_id=value_stream.pk)
     return (
         Touchpoint.objects.filter(
-            organization=organization, value_stream_stage__value_stream=value_stream
+            organization=organization, value_stream_stage__value_stream_id__in=streams
         )
-        .select_related("journey", "stage", "value_stream_stage")
-        .order_by("journey__name", "stage__position", "position")
+        .select_related("journey", "stage", "value_stream_stage__value_stream")
+        .order_by("journey__name", "journey_id", "stage__position", "position", "id")
     )

@@ -220,10 +220,10 @@ def test_list_shows_name_persona_product_and_counts(tenant_a):
     html = client_for(tenant_a.viewer).get("/o/org-a/journeys/").content.decode()
     row = re.search(r'<tr data-journey="claim">(.*?)</tr>', html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
-    assert cells == ["Make a claim", "Policyholder", "Dental cover", "4", "8"]
+    assert cells == ["Make a claim", "Policyholder", "Dental cover", "4", "8", "Dashboard"]
     row = re.search(r'<tr data-journey="renew">(.*?)</tr>', html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
-    assert cells == ["Renew a policy", "Member", "—", "0", "0"]
+    assert cells == ["Renew a policy", "Member", "—", "0", "0", "Dashboard"]
     # A viewer gets no form to create one.
     assert "New journey" not in html
 
