@@ -382,3 +382,19 @@ def test_every_role_reads_the_dashboards(tenant_a, role):
     client = client_for(getattr(tenant_a, role))
     assert client.get(dashboard_url(tenant_a.org, stream, "")).status_code == 200
     assert client.get(reverse("stream_overview", args=[tenant_a.org.slug])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_picker_selects_only_the_period_shown(tenant_a):
+    stream = build(tenant_a.org)
+    page = client_for(tenant_a.viewer).get(dashboard_url(tenant_a.org, stream)).content.decode()
+    quarter = page[
+        page.index('id="pick-quarter"') : page.index("</select>", page.index('id="pick-quarter"'))
+    ]
+    month = page[
+        page.index('id="pick-month"') : page.index("</select>", page.index('id="pick-month"'))
+    ]
+    assert '<option value="2026-04-01" selected>2026-Q2</option>' in quarter
+    # A quarter is shown: the month list names no month as if it were chosen.
+    assert '<option value="" selected>Choose…</option>' in month
+    assert month.count("selected") == 1
