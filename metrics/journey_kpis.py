@@ -24,22 +24,45 @@ from portfolio.models import Organization
 JOURNEY_KEYS = keys_for(Subject.JOURNEY)
 
 
-def _params(organization: Organization, journey_ids: list[int], period: Period) -> dict[str, Any]:
+# DOMAIN.md's journey instance: the ref of a stage_entered event where given (an
+# application, a claim), else its customer. SQL over an event aliased ``e``.
+INSTANCE = "COALESCE(NULLIF(e.ref, ''), e.customer)"
+
+
+def journey_params(
+    organization: Organization, journey_ids: list[int], period: Period
+) -> dict[str, Any]:
+    """The parameters every journey query takes: %(org)s, %(journeys)s, %(start)s, %(end)s
+    and %(tz)s."""
     return {
         "org": organization.pk,
         "journeys": journey_ids,
         "start": period.start,
         "end": period.end,
+        "tz": period.time_zone,
     }
+
+
+def nps_counts(value: str, only: str = "TRUE") -> str:
+    """SQL of the ``promoters`` and ``detractors`` of the survey values ``value`` (DOMAIN.md
+    "nps": promoters answer 9 or 10, detractors 0 to 6), among the rows where ``only``."""
+    return (
+        f"count(*) FILTER (WHERE {only} AND {value} >= 9) AS promoters, "
+        f"count(*) FILTER (WHERE {only} AND {value} <= 6) AS detractors"
+    )
+
+
+def nps(promoters: int, detractors: int, responses: int | None) -> Value:
+    """DOMAIN.md "nps": 100 * (promoters - detractors) / responses; None without responses."""
+    return _ratio(promoters - detractors, responses, 100)
 
 
 # Events in P that one aggregate each turns into NPS, FCR, cost per acquisition
 # and the average claim cost.
-_IN_PERIOD_SQL = """
+_IN_PERIOD_SQL = f"""
 SELECT e.journey_id,
        count(*) FILTER (WHERE e.type = 'survey') AS responses,
-       count(*) FILTER (WHERE e.type = 'survey' AND e.value >= 9) AS promoters,
-       count(*) FILTER (WHERE e.type = 'survey' AND e.value <= 6) AS detractors,
+       {nps_counts("e.value", only="e.type = 'survey'")},
        count(*) FILTER (WHERE e.type = 'case_resolved') AS cases,
        count(*) FILTER (WHERE e.type = 'case_resolved' AND e.value = 1) AS first_contact,
        COALESCE(sum(e.value) FILTER (WHERE e.type = 'acquisition_cost'), 0) AS acquisition_cost,
@@ -49,7 +72,7 @@ FROM journeys_journeyevent e
 WHERE e.organization_id = %(org)s AND e.journey_id = ANY(%(journeys)s)
   AND e.at >= %(start)s AND e.at < %(end)s
 GROUP BY e.journey_id
-"""
+"""  # noqa: S608 - only this module's SQL constants are interpolated
 
 # Conversion, lead and cycle time, per instance from its stage_entered events
 # before P.end (an event from P.end on cannot decide anything about P):
@@ -62,7 +85,7 @@ GROUP BY e.journey_id
 #   their first entry-stage (work-start-stage) event at or before it. The
 #   earliest such event overall is at or before first_conversion exactly when
 #   any is, so the first one overall is the one to measure from.
-_INSTANCES_SQL = """
+_INSTANCES_SQL = f"""
 WITH flags AS (
     SELECT s.journey_id,
            min(s.id) FILTER (WHERE s.is_entry) AS entry_id,
@@ -82,7 +105,7 @@ instances AS (
     JOIN flags f ON f.journey_id = e.journey_id
     WHERE e.organization_id = %(org)s AND e.journey_id = ANY(%(journeys)s)
       AND e.type = 'stage_entered' AND e.at < %(end)s
-    GROUP BY e.journey_id, COALESCE(NULLIF(e.ref, ''), e.customer)
+    GROUP BY e.journey_id, {INSTANCE}
 ),
 converted AS (
     SELECT i.*,
@@ -102,7 +125,7 @@ SELECT journey_id,
            AS cycle_seconds
 FROM converted
 GROUP BY journey_id
-"""
+"""  # noqa: S608 - only this module's SQL constants are interpolated
 
 # Renewals: the contracts (ref) with a renewal_due event in P, and those of them
 # renewed before P.end (early renewals, before the due date, count).
@@ -151,7 +174,7 @@ def journey_metrics(
     """Every journey KPI of DOMAIN.md for P, per journey (exact, unrounded), in a
     fixed number of queries however many journeys there are."""
     ids = list(journey_ids)
-    params = _params(organization, ids, period)
+    params = journey_params(organization, ids, period)
     simple = {r["journey_id"]: r for r in _rows(_IN_PERIOD_SQL, params)}
     instances = {r["journey_id"]: r for r in _rows(_INSTANCES_SQL, params)}
     renewals = {r["journey_id"]: r for r in _rows(_RENEWAL_SQL, params)}
@@ -163,7 +186,7 @@ def journey_metrics(
         promoters, detractors = s.get("promoters", 0), s.get("detractors", 0)
         acquired = s.get("acquired", 0)
         values: dict[str, Value] = {
-            "nps": _ratio(promoters - detractors, s.get("responses"), 100),
+            "nps": nps(promoters, detractors, s.get("responses")),
             "conversion_rate": _ratio(i.get("cohort_converted"), i.get("cohort"), 100),
             "journey_lead_time_median_days": _ratio(i.get("lead_seconds"), 86400),
             "journey_cycle_time_median_days": _ratio(i.get("cycle_seconds"), 86400),

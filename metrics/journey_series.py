@@ -16,43 +16,33 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from metrics.engine import Period, Value, _ratio, _rows
+from metrics.engine import Period, _ratio, _rows
+from metrics.journey_kpis import INSTANCE, journey_params, nps, nps_counts
 from metrics.series import _weeks_of
 from portfolio.models import Organization
 
 
 def _params(organization: Organization, journey_id: int, period: Period) -> dict[str, Any]:
-    return {
-        "org": organization.pk,
-        "journey": journey_id,
-        "start": period.start,
-        "end": period.end,
-        "tz": period.time_zone,
-    }
-
-
-def _nps(promoters: int, detractors: int, responses: int) -> Value:
-    """DOMAIN.md: 100 * (#value >= 9 - #value <= 6) / #responses; None without responses."""
-    return _ratio(promoters - detractors, responses, 100)
+    return {**journey_params(organization, [journey_id], period), "journey": journey_id}
 
 
 # The journey's stages in order, and each instance's stage_entered events before
 # P.end (an event from P.end on decides nothing about P). Stages are ordered by
 # (position, id), so two stages that share a position still have a fixed order.
-_ENTERED = """
+_ENTERED = f"""
 WITH stages AS (
     SELECT s.id, s.name, s.position, s.is_entry, s.is_work_start, s.is_conversion
     FROM journeys_journeystage s
     WHERE s.organization_id = %(org)s AND s.journey_id = %(journey)s
 ),
 entered AS (
-    SELECT COALESCE(NULLIF(e.ref, ''), e.customer) AS instance, e.stage_id, e.at,
+    SELECT {INSTANCE} AS instance, e.stage_id, e.at,
            s.position
     FROM journeys_journeyevent e
     JOIN stages s ON s.id = e.stage_id
     WHERE e.organization_id = %(org)s AND e.journey_id = %(journey)s
       AND e.type = 'stage_entered' AND e.at < %(end)s
-)"""
+)"""  # noqa: S608 - only this module's SQL constants are interpolated
 
 
 def _with_entered(sql: str) -> str:
@@ -88,33 +78,78 @@ ORDER BY s.position, s.id
 """
 )
 
-# Time in a stage S, per instance: from its first entry into S to its first
-# stage_entered event in any later stage at or after that entry (as lead time is
-# measured from the entry at or before the conversion: an instance that skipped
-# ahead and came back has not left S before it entered it). Measured over the
-# instances whose exit from S is in P; the last stage has no exit.
-_STAGE_TIMES_SQL = _with_entered(
-    """,
-firsts AS (
-    SELECT instance, stage_id, position, min(at) AS first_at
-    FROM entered
-    GROUP BY instance, stage_id, position
+# Time in a stage, and moving on from it, for every stage of the journeys: per
+# instance and stage, from the stage_entered events before P.end (an event from
+# P.end on decides nothing about P), its first entry into the stage, and its first
+# event in a later stage (by position, then id) at or after that entry: when it
+# left. Measured from the entry at or before the exit, as lead time is from the
+# entry at or before the conversion, so an instance that skipped ahead and came
+# back has not left a stage before it entered it. The last stage has no later one.
+_STAGE_MOVES_SQL = f"""
+WITH stages AS (
+    SELECT s.id, s.journey_id,
+           row_number() OVER (PARTITION BY s.journey_id ORDER BY s.position, s.id) AS ord,
+           count(*) OVER (PARTITION BY s.journey_id) AS n
+    FROM journeys_journeystage s
+    WHERE s.organization_id = %(org)s AND s.journey_id = ANY(%(journeys)s)
 ),
-exits AS (
-    SELECT f.stage_id, f.first_at, min(en.at) AS exit_at
+entries AS (
+    SELECT e.journey_id, {INSTANCE} AS instance, s.id AS stage_id, s.ord, e.at
+    FROM journeys_journeyevent e
+    JOIN stages s ON s.id = e.stage_id
+    WHERE e.organization_id = %(org)s AND e.journey_id = ANY(%(journeys)s)
+      AND e.type = 'stage_entered' AND e.at < %(end)s
+),
+firsts AS (
+    SELECT journey_id, instance, stage_id, ord, min(at) AS entered_at
+    FROM entries
+    GROUP BY journey_id, instance, stage_id, ord
+),
+moves AS (
+    SELECT f.stage_id, f.entered_at, min(x.at) AS left_at
     FROM firsts f
-    JOIN entered en ON en.instance = f.instance AND en.at >= f.first_at
-     AND (en.position, en.stage_id) > (f.position, f.stage_id)
-    GROUP BY f.instance, f.stage_id, f.first_at
-    HAVING min(en.at) >= %(start)s
+    LEFT JOIN entries x
+        ON x.journey_id = f.journey_id AND x.instance = f.instance
+       AND x.ord > f.ord AND x.at >= f.entered_at
+    GROUP BY f.journey_id, f.instance, f.stage_id, f.entered_at
 )
-SELECT stage_id, count(*) AS exits,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', exit_at - first_at))
-           AS median_seconds
-FROM exits
-GROUP BY stage_id
-"""
-)
+SELECT s.id AS stage_id, s.ord < s.n AS has_later,
+       count(m.entered_at) FILTER (WHERE m.entered_at >= %(start)s) AS entered,
+       count(m.left_at) FILTER (WHERE m.entered_at >= %(start)s) AS moved_on,
+       count(m.left_at) FILTER (WHERE m.left_at >= %(start)s) AS exits,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', m.left_at - m.entered_at))
+           FILTER (WHERE m.left_at >= %(start)s) AS stay_seconds
+FROM stages s
+LEFT JOIN moves m ON m.stage_id = s.id
+GROUP BY s.id, s.ord, s.n
+"""  # noqa: S608 - only this module's SQL constants are interpolated
+
+
+@dataclass(frozen=True)
+class StageMoves:
+    has_later: bool  # the last stage of its journey has no later stage to move on to
+    entered: int  # instances whose first entry into the stage is in P
+    moved_on: int  # of those, the ones that entered a later stage before P.end
+    exits: int  # instances whose exit from the stage is in P
+    median_days: float | None  # their median time in the stage; None without exits
+
+
+def stage_moves(
+    *, organization: Organization, journey_ids: list[int], period: Period
+) -> dict[int, StageMoves]:
+    """Every stage of the journeys, by id: who entered it in P and moved on, and the
+    median time in it of those who left it in P. One query for all the journeys."""
+    rows = _rows(_STAGE_MOVES_SQL, journey_params(organization, journey_ids, period))
+    return {
+        r["stage_id"]: StageMoves(
+            has_later=r["has_later"],
+            entered=r["entered"],
+            moved_on=r["moved_on"],
+            exits=r["exits"],
+            median_days=_ratio(r["stay_seconds"], 86400),
+        )
+        for r in rows
+    }
 
 
 @dataclass(frozen=True)
@@ -164,21 +199,20 @@ def journey_stage_times(
 ) -> dict[int, StageTime]:
     """The median time in each stage (days) over the instances that left it in P, by
     stage id; a stage nobody left in P is absent."""
-    rows = _rows(_STAGE_TIMES_SQL, _params(organization, journey_id, period))
-    return {r["stage_id"]: StageTime(r["exits"], _ratio(r["median_seconds"], 86400)) for r in rows}
+    moves = stage_moves(organization=organization, journey_ids=[journey_id], period=period)
+    return {stage_id: StageTime(m.exits, m.median_days) for stage_id, m in moves.items() if m.exits}
 
 
 # Survey responses in P by the local Monday of their week.
-_WEEKLY_NPS_SQL = """
+_WEEKLY_NPS_SQL = f"""
 SELECT date_trunc('week', e.at AT TIME ZONE %(tz)s)::date AS week,
        count(*) AS responses,
-       count(*) FILTER (WHERE e.value >= 9) AS promoters,
-       count(*) FILTER (WHERE e.value <= 6) AS detractors
+       {nps_counts("e.value")}
 FROM journeys_journeyevent e
 WHERE e.organization_id = %(org)s AND e.journey_id = %(journey)s
   AND e.type = 'survey' AND e.at >= %(start)s AND e.at < %(end)s
 GROUP BY week
-"""
+"""  # noqa: S608 - only this module's SQL constants are interpolated
 
 
 @dataclass(frozen=True)
@@ -192,23 +226,22 @@ def weekly_nps(*, organization: Organization, journey_id: int, period: Period) -
     """NPS of each week of P, over the responses of that week within P."""
     weeks = _weeks_of(period)
     index = {w: n for n, w in enumerate(weeks)}
-    nps: list[float | None] = [None] * len(weeks)
+    scores: list[float | None] = [None] * len(weeks)
     responses = [0] * len(weeks)
     for row in _rows(_WEEKLY_NPS_SQL, _params(organization, journey_id, period)):
         n = index[row["week"]]
-        nps[n] = _nps(row["promoters"], row["detractors"], row["responses"])
+        scores[n] = nps(row["promoters"], row["detractors"], row["responses"])
         responses[n] = row["responses"]
-    return WeeklyNps(weeks, nps, responses)
+    return WeeklyNps(weeks, scores, responses)
 
 
 # Every touchpoint of the journey with its responses in P, and one row (touchpoint
 # NULL) for the responses that name no touchpoint, or one since deleted.
-_TOUCHPOINT_NPS_SQL = """
+_TOUCHPOINT_NPS_SQL = f"""
 WITH answers AS (
     SELECT e.touchpoint_id,
            count(*) AS responses,
-           count(*) FILTER (WHERE e.value >= 9) AS promoters,
-           count(*) FILTER (WHERE e.value <= 6) AS detractors
+           {nps_counts("e.value")}
     FROM journeys_journeyevent e
     WHERE e.organization_id = %(org)s AND e.journey_id = %(journey)s
       AND e.type = 'survey' AND e.at >= %(start)s AND e.at < %(end)s
@@ -225,7 +258,7 @@ UNION ALL
 SELECT NULL, NULL, NULL, NULL, a.responses, a.promoters, a.detractors
 FROM answers a
 WHERE a.touchpoint_id IS NULL
-"""
+"""  # noqa: S608 - only this module's SQL constants are interpolated
 
 
 @dataclass(frozen=True)
@@ -254,7 +287,7 @@ def nps_by_touchpoint(
             responses=r["responses"],
             promoters=r["promoters"],
             detractors=r["detractors"],
-            nps=_nps(r["promoters"], r["detractors"], r["responses"]),
+            nps=nps(r["promoters"], r["detractors"], r["responses"]),
         )
         for r in _rows(_TOUCHPOINT_NPS_SQL, _params(organization, journey_id, period))
     ]
