@@ -11,6 +11,7 @@ from portfolio.models import (
     ModelEntity,
     OrgOwned,
     Product,
+    event_organization,
     org_unique,
     slug_validator,
 )
@@ -161,13 +162,7 @@ class JourneyEventType(models.TextChoices):
 class JourneyEvent(OrgOwned):
     """One event of a customer on a journey, as imported (CONTRACT.md "journey_events")."""
 
-    organization = models.ForeignKey(
-        "portfolio.Organization",
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,  # reached through the same-organization key to the journey
-    )
+    organization = event_organization()
     key = models.CharField(max_length=200)
     journey = models.ForeignKey(
         Journey,

@@ -57,6 +57,26 @@ class OrgOwned(models.Model):
         abstract = True
 
 
+def event_organization() -> models.ForeignKey:
+    """The ``organization`` of a row of an ingested event table (flow items and
+    transitions, journey events: millions of rows).
+
+    Such a row reaches its organization through its same-organization key
+    (portfolio.org_keys: ``(organization_id, value_stream_id)``,
+    ``(organization_id, item_id)`` or ``(organization_id, journey_id)``), whose
+    target row references the organization in turn; a second referential check
+    per row, and an index on ``organization_id`` alone, would only slow every
+    import down (the table's unique keys lead with ``organization_id``).
+    """
+    return models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+
 class ModelEntity(OrgOwned):
     """Abstract base of the organization's model (portfolio, value streams,
     journeys, OKRs): every change is kept in a history table (who, what, when)."""

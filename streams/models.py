@@ -8,7 +8,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from portfolio.models import Component, ModelEntity, OrgOwned, org_unique, slug_validator
+from portfolio.models import (
+    Component,
+    ModelEntity,
+    OrgOwned,
+    event_organization,
+    org_unique,
+    slug_validator,
+)
 
 
 class StreamKind(models.TextChoices):
@@ -113,25 +120,6 @@ class FlowType(models.TextChoices):
     DEBT = "debt", "Debt"
 
 
-def _event_organization() -> models.ForeignKey:
-    """The organization of a row of a million-row event table.
-
-    Such a row reaches its organization through its same-organization key
-    (portfolio.org_keys: ``(organization_id, value_stream_id)`` or
-    ``(organization_id, item_id)``), whose target row references the
-    organization in turn; a second referential check per row, and an index on
-    ``organization_id`` alone, would only slow every import down (the table's
-    unique keys lead with ``organization_id``).
-    """
-    return models.ForeignKey(
-        "portfolio.Organization",
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-
-
 class FlowItem(OrgOwned):
     """A work item of a tool, as one flow item of a value stream.
 
@@ -140,7 +128,7 @@ class FlowItem(OrgOwned):
     metric queries read them instead of re-windowing every transition.
     """
 
-    organization = _event_organization()
+    organization = event_organization()
     # Checked by the same-organization key; looked up by flowitem_done_idx.
     value_stream = models.ForeignKey(
         ValueStream,
@@ -181,7 +169,7 @@ class FlowItem(OrgOwned):
 
 
 class FlowTransition(OrgOwned):
-    organization = _event_organization()
+    organization = event_organization()
     # Checked by the same-organization key; looked up by flowtransition_item_at_uniq.
     item = models.ForeignKey(
         FlowItem,
@@ -220,7 +208,7 @@ class FlowWipSpan(OrgOwned):
     # no referential checks (portfolio.org_keys skips DERIVED_FACTS models).
     DERIVED_FACTS = True
 
-    organization = _event_organization()
+    organization = event_organization()
     item = models.ForeignKey(
         FlowItem, on_delete=models.CASCADE, db_index=False, db_constraint=False
     )
@@ -249,7 +237,7 @@ class FlowWipChange(OrgOwned):
 
     STEP_SECONDS = 900
 
-    organization = _event_organization()
+    organization = event_organization()
     value_stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, db_index=False)
     at = models.DateTimeField()
     change = models.IntegerField()
