@@ -6,6 +6,7 @@ from celery import shared_task
 
 from metrics.snapshots import recompute_mark_dirty, recompute_take_dirty, snapshots_recompute
 from portfolio.models import Organization
+from portfolio.okrs import key_results_measure
 from portfolio.tenancy import org_task
 
 # Imports arriving within this many seconds of each other share one recompute.
@@ -14,13 +15,21 @@ DEBOUNCE_SECONDS = 10
 
 @org_task()
 def kpis_recompute(organization_id: int, *, only_if_dirty: bool = False) -> dict:
-    """Recompute every snapshot of the organization. Idempotent: running it twice,
-    or twenty times at once, leaves the same rows."""
+    """Recompute every snapshot of the organization, then measure its linked key
+    results. Idempotent: running it twice, or twenty times at once, leaves the same rows."""
     org = Organization.objects.get(pk=organization_id)
     if only_if_dirty and not recompute_take_dirty(organization=org):
         return {"skipped": True}
     result = snapshots_recompute(organization=org)
-    return {"periods": result.periods, "snapshots": result.snapshots}
+    # Linked key results follow their metrics: measured again whenever the
+    # snapshots are (portfolio.okrs; a reading is recorded only when it changes).
+    measured = key_results_measure(organization=org)
+    return {
+        "periods": result.periods,
+        "snapshots": result.snapshots,
+        "key_results_measured": measured.measured,
+        "key_results_changed": measured.changed,
+    }
 
 
 def kpis_recompute_soon(*, organization: Organization) -> None:

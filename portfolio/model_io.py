@@ -80,6 +80,7 @@ from portfolio.models import (
     Team,
     slug_validator,
 )
+from portfolio.okrs import key_results_current_refresh
 from portfolio.services import key_result_save, layer_save, layers_reorder, objective_save
 from streams.models import Stage, StageComponent, StateCategory, StatusMapping, ValueStream
 from streams.services import (
@@ -909,6 +910,8 @@ class _Writer:
         self.org = organization
         self.s = state
         self.summary = ImportSummary()
+        self.touched_objectives: list[int] = []
+        self.touched_key_results: list[int] = []
 
     @contextmanager
     def at(self, path: str) -> Iterator[None]:
@@ -1266,7 +1269,11 @@ class _Writer:
                         changed = True
             if created or changed:
                 with self.at(path):
-                    objective_save(organization=self.org, objective=objective, **links)
+                    objective_save(
+                        organization=self.org, objective=objective, refresh=False, **links
+                    )
+                if changed and not created:
+                    self.touched_objectives.append(objective.pk)
             self.s.objectives[objective.slug] = objective
             self.tally("objectives", created, changed and not created)
             if "key_results" in item:
@@ -1298,8 +1305,10 @@ class _Writer:
                 f"{path}.key_results[{k}]",
                 kr,
                 values,
-                lambda obj: key_result_save(organization=self.org, key_result=obj),
+                lambda obj: key_result_save(organization=self.org, key_result=obj, refresh=False),
             )
+            if created or changed:
+                self.touched_key_results.append(kr.pk)
             self.tally("key_results", created, changed)
 
 
@@ -1318,4 +1327,11 @@ def model_import(*, organization: Organization, data: object) -> ImportSummary:
         raise ModelImportError(errors)
     writer = _Writer(organization, state)
     writer.write(data)
+    # Measured once for everything the import touched, not once per key result.
+    touched = set(writer.touched_key_results) | set(
+        KeyResult.objects.filter(
+            organization=organization, objective__in=writer.touched_objectives
+        ).values_list("pk", flat=True)
+    )
+    key_results_current_refresh(organization=organization, key_result_ids=sorted(touched))
     return writer.summary

@@ -6,7 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -372,6 +372,11 @@ class KeyResult(ModelEntity):
         "journeys.Journey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     metric_key = models.CharField(max_length=60, blank=True)
+    # The value progress is measured from (portfolio.okrs): the latest manual
+    # check-in's, or the linked metric's for the quarter to date as the workers
+    # last measured it. Kept here so a board reads progress without the history.
+    current_value = models.FloatField(null=True, blank=True, editable=False)
+    current_as_of = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["objective", "id"]
@@ -386,3 +391,44 @@ class KeyResult(ModelEntity):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CheckInSource(models.TextChoices):
+    MANUAL = "manual", "Check-in"
+    METRIC = "metric", "Measured"
+
+
+class CheckIn(OrgOwned):
+    """One point of a key result's history: a person's check-in on a manual key
+    result, or a worker's new reading of a linked key result's metric."""
+
+    key_result = models.ForeignKey(KeyResult, on_delete=models.CASCADE, related_name="check_ins")
+    at = models.DateTimeField(default=timezone.now)
+    # Null only for a reading whose metric is undefined (an empty denominator).
+    value = models.FloatField(null=True, blank=True)
+    # How sure the author is that the target will be met, 0 (not at all) to 10.
+    confidence = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    note = models.TextField(blank=True, max_length=2000)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(
+        max_length=10, choices=CheckInSource.choices, default=CheckInSource.MANUAL
+    )
+
+    class Meta:
+        ordering = ["key_result", "at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "key_result", "at"], name="checkin_org_kr_at_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(source="metric") | models.Q(value__isnull=False),
+                name="checkin_manual_has_value",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_result_id} = {self.value} at {self.at:%Y-%m-%d %H:%M}"

@@ -372,9 +372,25 @@ def objective_save(
     objective: Objective,
     value_streams: Iterable | None = None,
     journeys: Iterable | None = None,
+    refresh: bool = True,
 ) -> Objective:
+    """Save an objective and replace the links given. When its quarter changes, its
+    linked key results are measured again for the new quarter (unless ``refresh`` is
+    False: an import measures everything it touched once, at its end)."""
+    from portfolio.okrs import key_results_current_refresh
+
     _check_no_cycle(objective, "parent", "objective")
+    old_quarter = (
+        Objective.objects.filter(pk=objective.pk).values_list("quarter", flat=True).first()
+        if objective.pk
+        else None
+    )
     entity_save(objective, organization=organization)
+    if refresh and old_quarter is not None and old_quarter != objective.quarter:
+        key_results_current_refresh(
+            organization=organization,
+            key_result_ids=list(objective.key_results.values_list("pk", flat=True)),
+        )
     if value_streams is not None:
         links_set(
             organization=organization,
@@ -397,9 +413,14 @@ def objective_save(
 
 
 @transaction.atomic
-def key_result_save(*, organization: Organization, key_result: KeyResult) -> KeyResult:
-    """Save a key result; a linked metric must name one subject and a key of its kind."""
+def key_result_save(
+    *, organization: Organization, key_result: KeyResult, refresh: bool = True
+) -> KeyResult:
+    """Save a key result; a linked metric must name one subject and a key of its kind.
+    Its current value is then set again (measured, for a linked one) unless
+    ``refresh`` is False (see ``objective_save``)."""
     from metrics.definitions import METRICS, Subject, keys_for
+    from portfolio.okrs import key_results_current_refresh
 
     subject = None
     if key_result.metric_value_stream_id and key_result.metric_journey_id:
@@ -423,4 +444,8 @@ def key_result_save(*, organization: Organization, key_result: KeyResult) -> Key
             )
     if key_result.baseline == key_result.target:
         raise ValidationError({"target": "The target must differ from the baseline."})
-    return entity_save(key_result, organization=organization)
+    entity_save(key_result, organization=organization)
+    if refresh:
+        key_results_current_refresh(organization=organization, key_result_ids=[key_result.pk])
+        key_result.refresh_from_db(fields=["current_value", "current_as_of"])
+    return key_result

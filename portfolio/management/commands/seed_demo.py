@@ -525,6 +525,154 @@ def demo_events(organization: Organization, *, today: dt.date | None = None) -> 
     return counts
 
 
+def _demo_objectives(quarter: str) -> list[dict[str, Any]]:
+    """Acme Health's OKRs for one quarter, in CONTRACT.md's model JSON: faster claims
+    (with a delivery objective aligned to it) and happier new members."""
+    q = quarter.lower()
+
+    def metric(kind: str, subject: str, key: str) -> dict[str, str]:
+        return {kind: subject, "key": key}
+
+    return [
+        {
+            "slug": f"faster-claims-{q}",
+            "title": "Pay dental claims faster",
+            "quarter": quarter,
+            "parent": None,
+            "owner_email": DEMO_EDITOR_EMAIL,
+            "value_streams": ["dental", "claims-delivery"],
+            "journeys": ["make-a-claim"],
+            "key_results": [
+                {
+                    "slug": "claim-lead-time",
+                    "title": "Claims paid within 15 days of submission",
+                    "baseline": 20,
+                    "target": 15,
+                    "unit": "days",
+                    "weight": 2,
+                    "metric": metric("journey", "make-a-claim", "journey_lead_time_median_days"),
+                },
+                {
+                    "slug": "claims-flow-time",
+                    "title": "Claims changes delivered in under 2 days",
+                    "baseline": 3,
+                    "target": 2,
+                    "unit": "days",
+                    "metric": metric("value_stream", "claims-delivery", "flow_time_median_days"),
+                },
+                {
+                    "slug": "assessors-trained",
+                    "title": "Claims assessors trained on the new triage",
+                    "baseline": 0,
+                    "target": 24,
+                    "unit": "people",
+                    "metric": None,
+                },
+            ],
+        },
+        {
+            "slug": f"ship-safely-{q}",
+            "title": "Ship claims changes safely every day",
+            "quarter": quarter,
+            "parent": f"faster-claims-{q}",
+            "owner_email": DEMO_EDITOR_EMAIL,
+            "value_streams": ["claims-delivery"],
+            "journeys": [],
+            "key_results": [
+                {
+                    "slug": "deploy-daily",
+                    "title": "Deploy claims to production every other day",
+                    "baseline": 0.2,
+                    "target": 0.5,
+                    "unit": "per day",
+                    "metric": metric(
+                        "value_stream", "claims-delivery", "deployment_frequency_per_day"
+                    ),
+                },
+                {
+                    "slug": "fewer-failures",
+                    "title": "Change failure rate down to 10%",
+                    "baseline": 15,
+                    "target": 10,
+                    "unit": "%",
+                    "metric": metric("value_stream", "claims-delivery", "change_failure_rate"),
+                },
+            ],
+        },
+        {
+            "slug": f"members-recommend-{q}",
+            "title": "New members recommend us",
+            "quarter": quarter,
+            "parent": None,
+            "owner_email": DEMO_ADMIN_EMAIL,
+            "value_streams": ["digital-channels-delivery"],
+            "journeys": ["get-cover"],
+            "key_results": [
+                {
+                    "slug": "get-cover-nps",
+                    "title": "Get-cover NPS of 30",
+                    "baseline": 10,
+                    "target": 30,
+                    "unit": "score",
+                    "metric": metric("journey", "get-cover", "nps"),
+                },
+                {
+                    "slug": "get-cover-conversion",
+                    "title": "Convert 49% of applications",
+                    "baseline": 42,
+                    "target": 49,
+                    "unit": "%",
+                    "metric": metric("journey", "get-cover", "conversion_rate"),
+                },
+            ],
+        },
+    ]
+
+
+# The manual key result's check-ins: (days into the quarter, people trained, confidence).
+DEMO_CHECK_INS = ((14, 4, 6), (35, 9, 7), (56, 15, 7), (77, 20, 8))
+
+
+def demo_okrs(organization: Organization, *, today: dt.date | None = None) -> None:
+    """The last full quarter's and the current quarter's OKRs, with the manual key
+    result's check-ins up to today. Upserted by slug; check-ins are added once."""
+    from portfolio.model_io import model_import
+    from portfolio.models import CheckIn, KeyResult
+    from portfolio.okrs import check_in_create, quarter_dates, quarter_of, quarter_shift
+
+    today = today or dt.datetime.now(dt.UTC).date()
+    current = quarter_of(today)
+    quarters = (quarter_shift(current, -1), current)
+    with organization_context(organization.pk):
+        editor = Membership.objects.get(organization=organization, user__email=DEMO_EDITOR_EMAIL)
+        model_import(
+            organization=organization,
+            data={"objectives": [o for q in quarters for o in _demo_objectives(q)]},
+        )
+        for quarter in quarters:
+            kr = KeyResult.objects.get(
+                organization=organization,
+                objective__slug=f"faster-claims-{quarter.lower()}",
+                slug="assessors-trained",
+            )
+            if CheckIn.objects.filter(key_result=kr).exists():
+                continue
+            start, _ = quarter_dates(quarter)
+            for days, value, confidence in DEMO_CHECK_INS:
+                day = start + dt.timedelta(days=days)
+                if day > today:
+                    break
+                check_in_create(
+                    organization=organization,
+                    key_result=kr,
+                    value=value,
+                    confidence=confidence,
+                    note=f"{value} of 24 assessors through the triage course.",
+                    author=editor.user,
+                    at=dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC),
+                )
+
+
 class Command(BaseCommand):
     help = (
         "Creates or refreshes the demo organization Acme Health (acme-health): its portfolio, "
@@ -542,6 +690,7 @@ class Command(BaseCommand):
         try:
             org, _ = demo_seed()
             counts = {} if options["no_events"] else demo_events(org)
+            demo_okrs(org)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         if counts:

@@ -1,0 +1,514 @@
+"""OKRs: a key result's progress, an objective's, their status, and the values
+they are measured from (DOMAIN.md "OKRs").
+
+The one home of each rule:
+
+- **Current value.** A manual key result's is its latest check-in's value; a
+  linked key result's is its metric for the objective's quarter to date
+  (``key_results_measure``, which the workers run after every snapshot
+  recompute). Both are kept on the key result (``current_value``), and every
+  new value is also a ``CheckIn``, so the history is one table.
+- **Progress** (``key_result_progress``, in SQL):
+  ``clamp((current - baseline) / (target - baseline), 0, 1)``; it works for a
+  metric that must go down (target below baseline) as for one that must go up.
+  No current value gives no progress (null).
+- **Objective progress** (``objective_progress``, in SQL): the mean of its key
+  results' progress weighted by their weights; a key result not yet measured
+  counts as 0, since nothing shows it has moved. No key results, or weights
+  summing to 0, give null.
+- **Status** (``okr_status``): progress against the elapsed share of the
+  quarter, in the organization's time zone. Within 10 points of it (or ahead)
+  is *on track*, within 25 points *at risk*, further behind *off track*; a
+  target reached is on track whatever the date, and no progress is *no data*.
+  Halfway through the quarter, 40% is on track, 30% at risk, 20% off track.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, Least, NullIf
+from django.utils import timezone
+
+from portfolio.models import CheckIn, CheckInSource, KeyResult, Objective, Organization
+
+QUARTER_RE = re.compile(r"(\d{4})-Q([1-4])")
+
+# Status thresholds: how far (in progress points, 0..1) behind the elapsed share
+# of the quarter a key result or objective may be and still be on track / at risk.
+ON_TRACK_GAP = 0.10
+AT_RISK_GAP = 0.25
+
+
+class Status(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_DATA = "no_data"
+
+    @property
+    def label(self) -> str:
+        return {
+            "on_track": "On track",
+            "at_risk": "At risk",
+            "off_track": "Off track",
+            "no_data": "No data",
+        }[self.value]
+
+
+# --- Quarters -----------------------------------------------------------------------
+
+
+def quarter_dates(quarter: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a quarter such as ``2026-Q3``."""
+    match = QUARTER_RE.fullmatch(quarter or "")
+    if match is None or match[1] == "0000":
+        raise ValidationError({"quarter": f"'{quarter}' is not a quarter such as 2026-Q3."})
+    year, q = int(match[1]), int(match[2])
+    start = dt.date(year, 3 * q - 2, 1)
+    next_start = dt.date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
+    return start, next_start - dt.timedelta(days=1)
+
+
+def quarter_of(day: dt.date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_shift(quarter: str, quarters: int) -> str:
+    """The quarter ``quarters`` after (or, negative, before) ``quarter``."""
+    start, _ = quarter_dates(quarter)
+    index = start.year * 4 + (start.month - 1) // 3 + quarters
+    return f"{index // 4}-Q{index % 4 + 1}"
+
+
+def local_today(organization: Organization, now: dt.datetime | None = None) -> dt.date:
+    return (now or timezone.now()).astimezone(ZoneInfo(organization.time_zone)).date()
+
+
+def quarter_elapsed(
+    organization: Organization, quarter: str, now: dt.datetime | None = None
+) -> float:
+    """The share of the quarter gone by at ``now``, 0..1, in the organization's zone."""
+    tz = ZoneInfo(organization.time_zone)
+    start, end = quarter_dates(quarter)
+    begins = dt.datetime.combine(start, dt.time(), tz)
+    ends = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
+    now = now or timezone.now()
+    return min(1.0, max(0.0, (now - begins) / (ends - begins)))
+
+
+def quarter_to_date(
+    organization: Organization, quarter: str, now: dt.datetime | None = None
+) -> tuple[dt.date, dt.date] | None:
+    """The inclusive local dates of the quarter up to today; None before it starts."""
+    start, end = quarter_dates(quarter)
+    today = local_today(organization, now)
+    if today < start:
+        return None
+    return start, min(end, today)
+
+
+# --- Progress and status --------------------------------------------------------------
+
+
+def key_result_progress(prefix: str = "") -> Case:
+    """DOMAIN.md "OKRs": a key result's progress, 0..1, as an SQL expression over
+    the key result at ``prefix`` (e.g. ``"key_results__"``); null when unmeasured."""
+    current, baseline, target = (
+        F(f"{prefix}{name}") for name in ("current_value", "baseline", "target")
+    )
+    ratio = ExpressionWrapper(
+        (current - baseline) / NullIf(target - baseline, Value(0.0)), output_field=FloatField()
+    )
+    return Case(
+        # GREATEST and LEAST skip nulls in PostgreSQL: an unmeasured key result
+        # must stay null, not become 0.
+        When(**{f"{prefix}current_value__isnull": True}, then=Value(None, FloatField())),
+        default=Greatest(Value(0.0), Least(Value(1.0), ratio)),
+        output_field=FloatField(),
+    )
+
+
+def objective_progress() -> Subquery:
+    """DOMAIN.md "OKRs": an objective's progress, 0..1, the weighted mean of its key
+    results' progress (unmeasured ones count as 0), as a subquery for ``Objective``."""
+    weighted = (
+        KeyResult.objects.filter(objective=OuterRef("pk"))
+        .order_by()
+        .values("objective")
+        .annotate(
+            mean=ExpressionWrapper(
+                Sum(F("weight") * Coalesce(key_result_progress(), Value(0.0)))
+                / NullIf(Sum("weight"), Value(0.0)),
+                output_field=FloatField(),
+            )
+        )
+        .values("mean")
+    )
+    return Subquery(weighted, output_field=FloatField())
+
+
+def okr_status(progress: float | None, elapsed: float) -> Status:
+    """The status rule of this module's docstring."""
+    if progress is None:
+        return Status.NO_DATA
+    if progress >= 1.0:
+        return Status.ON_TRACK
+    behind = elapsed - progress
+    if behind <= ON_TRACK_GAP:
+        return Status.ON_TRACK
+    if behind <= AT_RISK_GAP:
+        return Status.AT_RISK
+    return Status.OFF_TRACK
+
+
+def key_results_with_progress(*, organization: Organization) -> QuerySet[KeyResult]:
+    return KeyResult.objects.filter(organization=organization).annotate(
+        progress=key_result_progress()
+    )
+
+
+def objectives_with_progress(*, organization: Organization) -> QuerySet[Objective]:
+    return Objective.objects.filter(organization=organization).annotate(
+        progress=objective_progress()
+    )
+
+
+# --- The OKRs of a quarter, as one plain structure (board, report, API) -------------------
+
+
+@dataclass
+class KeyResultProgress:
+    id: int
+    slug: str
+    title: str
+    baseline: float
+    target: float
+    unit: str
+    weight: float
+    current: float | None
+    current_as_of: str | None
+    progress: float | None
+    status: str
+    # Linked metric: {"subject_type": "value_stream" | "journey", "subject": slug,
+    # "subject_id": id, "key": metric key}; None for a manual key result.
+    metric: dict[str, Any] | None
+
+
+@dataclass
+class ObjectiveProgress:
+    id: int
+    slug: str
+    title: str
+    quarter: str
+    owner_email: str
+    parent: str | None
+    parent_id: int | None
+    progress: float | None
+    status: str
+    value_streams: list[dict[str, Any]] = field(default_factory=list)
+    journeys: list[dict[str, Any]] = field(default_factory=list)
+    key_results: list[KeyResultProgress] = field(default_factory=list)
+
+
+def okrs_for_quarter(
+    *,
+    organization: Organization,
+    quarter: str,
+    now: dt.datetime | None = None,
+) -> list[ObjectiveProgress]:
+    """Every objective of the quarter with its progress, status, links and key results,
+    parents before children, in three queries however many objectives there are."""
+    from journeys.models import Journey
+    from streams.models import ValueStream
+
+    elapsed = quarter_elapsed(organization, quarter, now)
+    objectives = list(
+        objectives_with_progress(organization=organization)
+        .filter(quarter=quarter)
+        .select_related("parent")
+        .prefetch_related(
+            "value_streams",
+            "journeys",
+        )
+        .order_by("title", "id")
+    )
+    krs: dict[int, list[KeyResultProgress]] = defaultdict(list)
+    for kr in (
+        key_results_with_progress(organization=organization)
+        .filter(objective__quarter=quarter)
+        .select_related("metric_value_stream", "metric_journey")
+        .order_by("objective_id", "id")
+    ):
+        metric = None
+        subject: ValueStream | Journey | None = kr.metric_value_stream or kr.metric_journey
+        if subject is not None:
+            metric = {
+                "subject_type": "value_stream" if kr.metric_value_stream else "journey",
+                "subject": subject.slug,
+                "subject_id": subject.pk,
+                "subject_name": subject.name,
+                "key": kr.metric_key,
+            }
+        krs[kr.objective_id].append(
+            KeyResultProgress(
+                id=kr.pk,
+                slug=kr.slug,
+                title=kr.title,
+                baseline=kr.baseline,
+                target=kr.target,
+                unit=kr.unit,
+                weight=kr.weight,
+                current=kr.current_value,
+                current_as_of=kr.current_as_of.isoformat() if kr.current_as_of else None,
+                progress=kr.progress,
+                status=okr_status(kr.progress, elapsed).value,
+                metric=metric,
+            )
+        )
+    result = [
+        ObjectiveProgress(
+            id=o.pk,
+            slug=o.slug,
+            title=o.title,
+            quarter=o.quarter,
+            owner_email=o.owner_email,
+            parent=o.parent.slug if o.parent else None,
+            parent_id=o.parent_id,
+            progress=o.progress,
+            status=okr_status(o.progress, elapsed).value,
+            value_streams=[
+                {"id": vs.pk, "slug": vs.slug, "name": vs.name}
+                for vs in sorted(o.value_streams.all(), key=lambda v: v.name)
+            ],
+            journeys=[
+                {"id": j.pk, "slug": j.slug, "name": j.name}
+                for j in sorted(o.journeys.all(), key=lambda j: j.name)
+            ],
+            key_results=krs[o.pk],
+        )
+        for o in objectives
+    ]
+    return _parents_first(result)
+
+
+def _parents_first(objectives: list[ObjectiveProgress]) -> list[ObjectiveProgress]:
+    """Depth-first: each objective of the quarter, then the ones aligned to it."""
+    ids = {o.id for o in objectives}
+    children: dict[int | None, list[ObjectiveProgress]] = defaultdict(list)
+    for o in objectives:
+        children[o.parent_id if o.parent_id in ids else None].append(o)
+    ordered: list[ObjectiveProgress] = []
+
+    def walk(parent: int | None) -> None:
+        for o in children[parent]:
+            ordered.append(o)
+            walk(o.id)
+
+    walk(None)
+    return ordered
+
+
+# --- Writing current values -------------------------------------------------------------
+
+
+def _set_current(key_result_id: int, value: float | None, at: dt.datetime | None) -> None:
+    # update(), not save(): a new reading is history (a CheckIn), not a change to
+    # the key result's definition for its change history to record.
+    KeyResult.objects.filter(pk=key_result_id).update(current_value=value, current_as_of=at)
+
+
+@transaction.atomic
+def check_in_create(
+    *,
+    organization: Organization,
+    key_result: KeyResult,
+    value: float,
+    confidence: int | None = None,
+    note: str = "",
+    author: Any = None,
+    at: dt.datetime | None = None,
+) -> CheckIn:
+    """Record a check-in on a manual key result. The latest check-in by time sets the
+    key result's current value, so a check-in back-dated before it does not."""
+    if key_result.organization_id != organization.pk:
+        raise ValidationError({"key_result": "No such key result in this organization."})
+    if key_result.metric_key:
+        raise ValidationError(
+            {
+                "value": f"'{key_result.title}' follows the metric {key_result.metric_key}; "
+                "its value is measured by the workers, not checked in."
+            }
+        )
+    if value is None or not math.isfinite(value):
+        raise ValidationError({"value": "Enter a number."})
+    check_in = CheckIn(
+        organization=organization,
+        key_result=key_result,
+        value=value,
+        confidence=confidence,
+        note=note.strip(),
+        author=author,
+        at=at or timezone.now(),
+        source=CheckInSource.MANUAL,
+    )
+    check_in.full_clean(exclude=["author", "key_result", "organization"])
+    check_in.save()
+    _manual_current_refresh(key_result.pk)
+    return check_in
+
+
+@transaction.atomic
+def check_in_delete(*, organization: Organization, check_in: CheckIn) -> None:
+    if check_in.organization_id != organization.pk:
+        raise ValidationError("No such check-in in this organization.")
+    key_result_id = check_in.key_result_id
+    check_in.delete()
+    if not KeyResult.objects.filter(pk=key_result_id).exclude(metric_key="").exists():
+        _manual_current_refresh(key_result_id)
+
+
+def _manual_current_refresh(key_result_id: int) -> None:
+    _manual_currents_refresh(KeyResult.objects.filter(pk=key_result_id))
+
+
+def _manual_currents_refresh(key_results: QuerySet[KeyResult]) -> None:
+    """Set manual key results' current value from their latest check-in (or none)."""
+    latest = CheckIn.objects.filter(
+        key_result=OuterRef("pk"), source=CheckInSource.MANUAL
+    ).order_by("-at", "-id")
+    key_results.filter(metric_key="").update(
+        current_value=Subquery(latest.values("value")[:1]),
+        current_as_of=Subquery(latest.values("at")[:1]),
+    )
+
+
+def key_results_current_refresh(*, organization: Organization, key_result_ids: list[int]) -> None:
+    """After key results are saved: linked ones are measured now, manual ones take
+    their latest check-in (a value measured while they were linked no longer applies)."""
+    if not key_result_ids:
+        return
+    _manual_currents_refresh(
+        KeyResult.objects.filter(organization=organization, pk__in=key_result_ids)
+    )
+    key_results_measure(organization=organization, key_result_ids=key_result_ids)
+
+
+def _lock(organization_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext('okr-measure'))", [organization_id]
+        )
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    measured: int
+    changed: int
+
+
+@transaction.atomic
+def key_results_measure(
+    *,
+    organization: Organization,
+    key_result_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> MeasureResult:
+    """Measure linked key results: each one's metric for its objective's quarter to
+    date, computed by the engine (the same numbers as ``kpis``). A value that differs
+    from the current one is recorded as a check-in of source ``metric``; running it
+    again with the same events changes nothing.
+
+    Quarters that have not started are left unmeasured. The engine runs once per
+    quarter for all the subjects that quarter's key results name."""
+    from metrics.engine import Period, value_stream_metrics
+    from metrics.journey_kpis import journey_metrics
+
+    _lock(organization.pk)
+    now = now or timezone.now()
+    linked = KeyResult.objects.filter(organization=organization).exclude(metric_key="")
+    if key_result_ids is not None:
+        linked = linked.filter(pk__in=key_result_ids)
+    linked = linked.filter(
+        Q(metric_value_stream__isnull=False) | Q(metric_journey__isnull=False)
+    ).values(
+        "pk",
+        "objective__quarter",
+        "metric_value_stream_id",
+        "metric_journey_id",
+        "metric_key",
+        "current_value",
+        "current_as_of",
+    )
+    by_quarter: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in linked:
+        by_quarter[row["objective__quarter"]].append(row)
+    measured = changed = 0
+    for quarter, rows in sorted(by_quarter.items()):
+        dates = quarter_to_date(organization, quarter, now)
+        if dates is None:
+            continue
+        period = Period.for_organization(organization, *dates)
+        streams = {r["metric_value_stream_id"] for r in rows if r["metric_value_stream_id"]}
+        journeys = {r["metric_journey_id"] for r in rows if r["metric_journey_id"]}
+        stream_values = (
+            value_stream_metrics(
+                organization=organization, value_stream_ids=sorted(streams), period=period
+            )
+            if streams
+            else {}
+        )
+        journey_values = (
+            journey_metrics(organization=organization, journey_ids=sorted(journeys), period=period)
+            if journeys
+            else {}
+        )
+        for row in rows:
+            values = (
+                stream_values[row["metric_value_stream_id"]]
+                if row["metric_value_stream_id"]
+                else journey_values[row["metric_journey_id"]]
+            )
+            value = values.get(row["metric_key"])
+            value = float(value) if value is not None else None
+            measured += 1
+            if row["current_as_of"] is not None and _same(row["current_value"], value):
+                continue
+            changed += 1
+            CheckIn.objects.create(
+                organization=organization,
+                key_result_id=row["pk"],
+                at=now,
+                value=value,
+                source=CheckInSource.METRIC,
+            )
+            _set_current(row["pk"], value, now)
+    return MeasureResult(measured, changed)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
