@@ -25,6 +25,7 @@ router.register("journey-stages", journey_apis.JourneyStageViewSet, basename="jo
 router.register("touchpoints", journey_apis.TouchpointViewSet, basename="touchpoint")
 router.register("objectives", portfolio_apis.ObjectiveViewSet, basename="objective")
 router.register("key-results", portfolio_apis.KeyResultViewSet, basename="keyresult")
+router.register("check-ins", portfolio_apis.CheckInViewSet, basename="checkin")
 router.register("manual-kpis", metric_apis.ManualKpiValueViewSet, basename="manualkpivalue")
 
 urlpatterns = [

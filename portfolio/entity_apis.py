@@ -21,13 +21,14 @@ from django.db import transaction
 from django.db.models import Model, Prefetch, Q, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from journeys.models import Journey
 from metrics.definitions import METRICS
+from metrics.engine import ROUND_DIGITS
 from portfolio.apis import (
     OrgRelatedField,
     OrgScopedAPIMixin,
@@ -36,6 +37,8 @@ from portfolio.apis import (
 )
 from portfolio.entities import entity_delete, entity_save
 from portfolio.models import (
+    CheckIn,
+    CheckInSource,
     Component,
     ComponentKind,
     KeyResult,
@@ -44,6 +47,14 @@ from portfolio.models import (
     Product,
     ProductFamily,
     Team,
+)
+from portfolio.okrs import (
+    check_in_create,
+    check_in_delete,
+    key_result_progress,
+    objective_progress,
+    okr_status,
+    quarter_elapsed,
 )
 from portfolio.services import key_result_save, layer_save, layers_reorder, objective_save
 from streams.models import ValueStream
@@ -364,7 +375,34 @@ class ComponentViewSet(EntityViewSet):
 # --- OKRs ------------------------------------------------------------------------------
 
 
-class ObjectiveSerializer(serializers.ModelSerializer):
+class ProgressFields(serializers.Serializer):
+    """An objective's or key result's ``progress`` (percent, 0..100; null when not
+    measured) and ``status`` against the elapsed share of its quarter (portfolio.okrs)."""
+
+    progress = serializers.SerializerMethodField(
+        help_text="Progress in percent, 0..100 (portfolio.okrs); null when not measured."
+    )
+    status = serializers.SerializerMethodField(
+        help_text="on_track, at_risk, off_track or no_data: progress against the elapsed "
+        "share of the quarter."
+    )
+
+    def _quarter(self, obj: Objective | KeyResult) -> str:
+        return obj.quarter if isinstance(obj, Objective) else obj.objective.quarter
+
+    def get_progress(self, obj: Objective | KeyResult) -> float | None:
+        return None if obj.progress is None else round(100 * obj.progress, ROUND_DIGITS)
+
+    def get_status(self, obj: Objective | KeyResult) -> str:
+        # The elapsed share of each quarter, once per response.
+        elapsed = self.context.setdefault("quarter_elapsed", {})
+        quarter = self._quarter(obj)
+        if quarter not in elapsed:
+            elapsed[quarter] = quarter_elapsed(self.context["organization"], quarter)
+        return okr_status(obj.progress, elapsed[quarter]).value
+
+
+class ObjectiveSerializer(ProgressFields, serializers.ModelSerializer):
     parent = OrgRelatedField(Objective, required=False, allow_null=True)
     owner_email = OwnerEmailField()
     value_streams = OrgRelatedField(ValueStream, many=True, required=False)
@@ -385,6 +423,8 @@ class ObjectiveSerializer(serializers.ModelSerializer):
             "value_streams",
             "journeys",
             "key_results",
+            "progress",
+            "status",
         ]
         read_only_fields = ["id"]
 
@@ -407,10 +447,14 @@ class ObjectiveViewSet(EntityViewSet):
     filterset_class = ObjectiveFilter
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        return queryset.select_related("parent").prefetch_related(
-            Prefetch("value_streams", queryset=ValueStream.objects.order_by("name", "id")),
-            Prefetch("journeys", queryset=Journey.objects.order_by("name", "id")),
-            Prefetch("key_results", queryset=KeyResult.objects.order_by("id")),
+        return (
+            queryset.annotate(progress=objective_progress())
+            .select_related("parent")
+            .prefetch_related(
+                Prefetch("value_streams", queryset=ValueStream.objects.order_by("name", "id")),
+                Prefetch("journeys", queryset=Journey.objects.order_by("name", "id")),
+                Prefetch("key_results", queryset=KeyResult.objects.order_by("id")),
+            )
         )
 
     def write(self, instance: Objective | None, data: dict[str, Any]) -> Objective:
@@ -466,9 +510,15 @@ class MetricField(serializers.Field):
         }
 
 
-class KeyResultSerializer(serializers.ModelSerializer):
+class KeyResultSerializer(ProgressFields, serializers.ModelSerializer):
     objective = OrgRelatedField(Objective)
     metric = MetricField(required=False)
+    current = serializers.FloatField(
+        source="current_value",
+        read_only=True,
+        allow_null=True,
+        help_text="The latest check-in's value, or the linked metric's for the quarter to date.",
+    )
 
     class Meta:
         model = KeyResult
@@ -482,8 +532,12 @@ class KeyResultSerializer(serializers.ModelSerializer):
             "unit",
             "weight",
             "metric",
+            "current",
+            "current_as_of",
+            "progress",
+            "status",
         ]
-        read_only_fields = ["id"]
+        read_only_fields = ["id", "current_as_of"]
 
 
 class KeyResultFilter(filters.FilterSet):
@@ -506,10 +560,83 @@ class KeyResultViewSet(EntityViewSet):
     }
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        return queryset.select_related("objective", "metric_value_stream", "metric_journey")
+        return queryset.annotate(progress=key_result_progress()).select_related(
+            "objective", "metric_value_stream", "metric_journey"
+        )
 
     def write(self, instance: KeyResult | None, data: dict[str, Any]) -> KeyResult:
         with errors_under("metric"):
             return key_result_save(
                 organization=self.organization, key_result=apply(instance or KeyResult(), data)
             )
+
+
+class CheckInSerializer(serializers.ModelSerializer):
+    key_result = OrgRelatedField(
+        KeyResult,
+        keys=("objective__slug", "slug"),
+        kind="key result",
+        help_text="The key result, as its objective's slug and its own: 'faster-claims/nps'.",
+    )
+    author = serializers.SlugRelatedField(
+        slug_field="email", read_only=True, allow_null=True, help_text="Null for a measurement."
+    )
+    value = serializers.FloatField(allow_null=False)
+
+    class Meta:
+        model = CheckIn
+        fields = ["id", "key_result", "at", "value", "confidence", "note", "author", "source"]
+        read_only_fields = ["id", "author", "source"]
+        extra_kwargs = {"at": {"required": False}}
+
+
+class CheckInFilter(filters.FilterSet):
+    objective = filters.CharFilter(field_name="key_result__objective__slug", label="Objective slug")
+    key_result = filters.CharFilter(field_name="key_result__slug", label="Key result slug")
+    source = filters.ChoiceFilter(choices=CheckInSource.choices)
+
+
+@extend_schema(tags=["okrs"])
+class CheckInViewSet(
+    OrgScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A key result's history: people's check-ins on manual key results, and the
+    workers' measurements of linked ones (`source` `metric`, read-only). A check-in
+    sets the key result's current value when it is the latest by `at`."""
+
+    queryset = CheckIn.objects.all()
+    serializer_class = CheckInSerializer
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = CheckInFilter
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("key_result__objective", "author").order_by(
+            "key_result_id", "at", "id"
+        )
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = serializer.validated_data
+        try:
+            saved = check_in_create(
+                organization=self.organization,
+                key_result=data["key_result"],
+                value=data["value"],
+                confidence=data.get("confidence"),
+                note=data.get("note", ""),
+                author=self.request.user,
+                at=data.get("at"),
+            )
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        serializer.instance = self.get_queryset().get(pk=saved.pk)
+
+    def perform_destroy(self, instance: CheckIn) -> None:
+        try:
+            check_in_delete(organization=self.organization, check_in=instance)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc

@@ -364,6 +364,11 @@ def check_in_create(
         )
     if value is None or not math.isfinite(value):
         raise ValidationError({"value": "Enter a number."})
+    now = timezone.now()
+    if at is not None and at > now + dt.timedelta(minutes=5):
+        raise ValidationError(
+            {"at": "A check-in records what is known now; it cannot be in the future."}
+        )
     check_in = CheckIn(
         organization=organization,
         key_result=key_result,
@@ -371,7 +376,7 @@ def check_in_create(
         confidence=confidence,
         note=note.strip(),
         author=author,
-        at=at or timezone.now(),
+        at=at or now,
         source=CheckInSource.MANUAL,
     )
     check_in.full_clean(exclude=["author", "key_result", "organization"])

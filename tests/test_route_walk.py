@@ -185,6 +185,24 @@ def _of_model(kind: str) -> Callable[[Tenant], int]:
     return lambda t: _model(t)[kind]
 
 
+def _check_in(t: Tenant) -> int:
+    from portfolio.models import KeyResult, Objective
+    from portfolio.okrs import check_in_create
+    from portfolio.services import key_result_save
+
+    with organization_context(t.org.pk):
+        objective = Objective.objects.get(organization=t.org, pk=_model(t)["objective"])
+        manual, _ = KeyResult.objects.get_or_create(
+            organization=t.org,
+            objective=objective,
+            slug="walk-manual",
+            defaults={"title": "Manual", "baseline": 0, "target": 10},
+        )
+        key_result_save(organization=t.org, key_result=manual)
+        check_in = check_in_create(organization=t.org, key_result=manual, value=3, confidence=7)
+    return check_in.pk
+
+
 def _manual_kpi(t: Tenant) -> int:
     import datetime as dt
 
@@ -212,6 +230,7 @@ OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
     "token": _token,
     "upload": _upload,
     "manual_kpi": _manual_kpi,
+    "check_in": _check_in,
     **{
         kind: _of_model(kind)
         for kind in (
@@ -256,6 +275,7 @@ PARAM_KINDS: dict[str, str] = {
     "objective_id": "objective",
     "key_result_id": "key_result",
     "manual_kpi_id": "manual_kpi",
+    "check_in_id": "check_in",
 }
 PK_KINDS_BY_NAME: dict[str, str] = {
     "member-detail": "membership",
@@ -280,6 +300,7 @@ PK_KINDS_BY_NAME: dict[str, str] = {
         for route in ("detail", "history")
     },
     "manualkpivalue-detail": "manual_kpi",
+    "checkin-detail": "check_in",
     "valuestream-stages-reorder": "value_stream",
     "journey-stages-reorder": "journey",
 }

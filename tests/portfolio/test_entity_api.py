@@ -262,6 +262,8 @@ def test_objectives_crud_links_owner_and_cycle(editor, tenant_a, tenant_b):
         "value_streams": ["ovs0"],
         "journeys": [],
         "key_results": [],
+        "progress": None,
+        "status": "no_data",
     }
     assert slugs(get(editor, "objectives/", quarter="2026-Q4")) == ["faster-claims"]
     assert slugs(get(editor, "objectives/", value_stream="ovs0")) == ["oobj0", "faster-claims"]
@@ -323,7 +325,13 @@ def test_key_results_crud_and_metric_rules(editor, tenant_a):
         "target": 5.0,
         "weight": 1.0,
         "metric": {"value_stream": "ovs0", "journey": None, "key": "flow_time_median_days"},
+        # Measured when saved: the stream has no items done in 2026-Q4 yet.
+        "current": None,
+        "current_as_of": kr["current_as_of"],
+        "progress": None,
+        "status": "no_data",
     }
+    assert kr["current_as_of"] is not None
     assert slugs(get(editor, "key-results/", objective="oobj0")) == ["okr0", "claim-flow-time"]
     objective = get(editor, "objectives/").json()["results"][0]
     assert objective["key_results"] == ["okr0", "claim-flow-time"]
