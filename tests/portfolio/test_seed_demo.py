@@ -342,3 +342,34 @@ def test_the_demo_model_names_every_reference_it_uses():
             for tp in stage.touchpoints:
                 assert set(tp.components) <= components
                 assert tp.value_stream_stage in stages
+
+
+def test_the_demo_has_okrs_for_the_last_and_current_quarter(demo):
+    import datetime as dt
+
+    from portfolio.models import CheckIn, Objective
+    from portfolio.okrs import okrs_for_quarter, quarter_of, quarter_shift
+
+    current = quarter_of(dt.datetime.now(dt.UTC).date())
+    for quarter in (quarter_shift(current, -1), current):
+        okrs = okrs_for_quarter(organization=demo, quarter=quarter)
+        assert [
+            (o.slug.removesuffix(f"-{quarter.lower()}"), o.parent is not None) for o in okrs
+        ] == [
+            ("members-recommend", False),  # by title, each parent before its children
+            ("faster-claims", False),
+            ("ship-safely", True),
+        ]
+        faster = okrs[1]
+        assert [kr.metric["key"] if kr.metric else None for kr in faster.key_results] == [
+            "journey_lead_time_median_days",
+            "flow_time_median_days",
+            None,
+        ]
+        assert [vs["slug"] for vs in faster.value_streams] == ["claims-delivery", "dental"]
+    # The last quarter's manual key result has all its check-ins: 4, 9, 15, then 20 people.
+    last = okrs_for_quarter(organization=demo, quarter=quarter_shift(current, -1))
+    assert last[1].key_results[2].current == 20
+    before = (Objective.objects.count(), CheckIn.objects.count())
+    seed("--no-events")
+    assert (Objective.objects.count(), CheckIn.objects.count()) == before

@@ -638,7 +638,13 @@ def demo_okrs(organization: Organization, *, today: dt.date | None = None) -> No
     result's check-ins up to today. Upserted by slug; check-ins are added once."""
     from portfolio.model_io import model_import
     from portfolio.models import CheckIn, KeyResult
-    from portfolio.okrs import check_in_create, quarter_dates, quarter_of, quarter_shift
+    from portfolio.okrs import (
+        check_in_create,
+        key_results_measure,
+        quarter_dates,
+        quarter_of,
+        quarter_shift,
+    )
 
     today = today or dt.datetime.now(dt.UTC).date()
     current = quarter_of(today)
@@ -671,6 +677,9 @@ def demo_okrs(organization: Organization, *, today: dt.date | None = None) -> No
                     author=editor.user,
                     at=dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC),
                 )
+        # The history was just regenerated up to today: measure the linked key
+        # results as the workers would after a recompute (nothing new if unchanged).
+        key_results_measure(organization=organization)
 
 
 class Command(BaseCommand):
