@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     Case,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -434,6 +435,83 @@ class MeasureResult:
     changed: int
 
 
+def _metric_values(
+    organization: Organization, rows: list[dict[str, Any]], date_from: dt.date, date_to: dt.date
+) -> dict[int, float | None]:
+    """Each key result row's metric for the local dates ``date_from..date_to``: the
+    engine once for all the value streams and once for all the journeys named."""
+    from metrics.engine import Period, value_stream_metrics
+    from metrics.journey_kpis import journey_metrics
+
+    period = Period.for_organization(organization, date_from, date_to)
+    streams = sorted({r["metric_value_stream_id"] for r in rows if r["metric_value_stream_id"]})
+    journeys = sorted({r["metric_journey_id"] for r in rows if r["metric_journey_id"]})
+    stream_values = (
+        value_stream_metrics(organization=organization, value_stream_ids=streams, period=period)
+        if streams
+        else {}
+    )
+    journey_values = (
+        journey_metrics(organization=organization, journey_ids=journeys, period=period)
+        if journeys
+        else {}
+    )
+    result = {}
+    for row in rows:
+        values = (
+            stream_values[row["metric_value_stream_id"]]
+            if row["metric_value_stream_id"]
+            else journey_values[row["metric_journey_id"]]
+        )
+        value = values.get(row["metric_key"])
+        result[row["pk"]] = float(value) if value is not None else None
+    return result
+
+
+def _week_ends(date_from: dt.date, date_to: dt.date) -> list[dt.date]:
+    """The Sundays (ends of Monday weeks) from ``date_from`` up to, not including, ``date_to``."""
+    first = date_from + dt.timedelta(days=(6 - date_from.weekday()) % 7)
+    return [
+        first + dt.timedelta(days=7 * i) for i in range(max(0, (date_to - first).days + 6) // 7)
+    ]
+
+
+def _backfill(
+    organization: Organization, rows: list[dict[str, Any]], date_from: dt.date, date_to: dt.date
+) -> int:
+    """A key result linked in the middle of (or after) its quarter gets a history at
+    once: its metric for the quarter to date at the end of each week gone by, each
+    recorded at the following local midnight."""
+    tz = ZoneInfo(organization.time_zone)
+    readings = []
+    for day in _week_ends(date_from, date_to):
+        values = _metric_values(organization, rows, date_from, day)
+        at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+        readings += [
+            CheckIn(
+                organization=organization,
+                key_result_id=pk,
+                at=at,
+                value=value,
+                source=CheckInSource.METRIC,
+            )
+            for pk, value in values.items()
+        ]
+    CheckIn.objects.bulk_create(readings)
+    return len(readings)
+
+
+def key_result_readings_reset(*, organization: Organization, key_result_ids: list[int]) -> None:
+    """Forget the metric readings of key results whose metric or quarter changed: they
+    measured something else. The next measurement starts their history again."""
+    CheckIn.objects.filter(
+        organization=organization, key_result_id__in=key_result_ids, source=CheckInSource.METRIC
+    ).delete()
+    KeyResult.objects.filter(organization=organization, pk__in=key_result_ids).exclude(
+        metric_key=""
+    ).update(current_value=None, current_as_of=None)
+
+
 @transaction.atomic
 def key_results_measure(
     *,
@@ -444,28 +522,34 @@ def key_results_measure(
     """Measure linked key results: each one's metric for its objective's quarter to
     date, computed by the engine (the same numbers as ``kpis``). A value that differs
     from the current one is recorded as a check-in of source ``metric``; running it
-    again with the same events changes nothing.
+    again with the same events changes nothing. A key result measured for the first
+    time also gets its weekly history of the quarter so far (``_backfill``).
 
     Quarters that have not started are left unmeasured. The engine runs once per
-    quarter for all the subjects that quarter's key results name."""
-    from metrics.engine import Period, value_stream_metrics
-    from metrics.journey_kpis import journey_metrics
-
+    quarter (and per week gone by, for first measurements) for all the subjects that
+    quarter's key results name."""
     _lock(organization.pk)
     now = now or timezone.now()
     linked = KeyResult.objects.filter(organization=organization).exclude(metric_key="")
     if key_result_ids is not None:
         linked = linked.filter(pk__in=key_result_ids)
-    linked = linked.filter(
-        Q(metric_value_stream__isnull=False) | Q(metric_journey__isnull=False)
-    ).values(
-        "pk",
-        "objective__quarter",
-        "metric_value_stream_id",
-        "metric_journey_id",
-        "metric_key",
-        "current_value",
-        "current_as_of",
+    linked = (
+        linked.filter(Q(metric_value_stream__isnull=False) | Q(metric_journey__isnull=False))
+        .annotate(
+            read=Exists(
+                CheckIn.objects.filter(key_result=OuterRef("pk"), source=CheckInSource.METRIC)
+            )
+        )
+        .values(
+            "pk",
+            "objective__quarter",
+            "metric_value_stream_id",
+            "metric_journey_id",
+            "metric_key",
+            "current_value",
+            "current_as_of",
+            "read",
+        )
     )
     by_quarter: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in linked:
@@ -475,41 +559,28 @@ def key_results_measure(
         dates = quarter_to_date(organization, quarter, now)
         if dates is None:
             continue
-        period = Period.for_organization(organization, *dates)
-        streams = {r["metric_value_stream_id"] for r in rows if r["metric_value_stream_id"]}
-        journeys = {r["metric_journey_id"] for r in rows if r["metric_journey_id"]}
-        stream_values = (
-            value_stream_metrics(
-                organization=organization, value_stream_ids=sorted(streams), period=period
-            )
-            if streams
-            else {}
-        )
-        journey_values = (
-            journey_metrics(organization=organization, journey_ids=sorted(journeys), period=period)
-            if journeys
-            else {}
-        )
-        for row in rows:
-            values = (
-                stream_values[row["metric_value_stream_id"]]
-                if row["metric_value_stream_id"]
-                else journey_values[row["metric_journey_id"]]
-            )
-            value = values.get(row["metric_key"])
-            value = float(value) if value is not None else None
+        fresh = [r for r in rows if not r["read"]]
+        if fresh:
+            _backfill(organization, fresh, *dates)
+        by_pk = {r["pk"]: r for r in rows}
+        for pk, value in _metric_values(organization, rows, *dates).items():
+            row = by_pk[pk]
             measured += 1
-            if row["current_as_of"] is not None and _same(row["current_value"], value):
+            if (
+                row["read"]
+                and row["current_as_of"] is not None
+                and _same(row["current_value"], value)
+            ):
                 continue
             changed += 1
             CheckIn.objects.create(
                 organization=organization,
-                key_result_id=row["pk"],
+                key_result_id=pk,
                 at=now,
                 value=value,
                 source=CheckInSource.METRIC,
             )
-            _set_current(row["pk"], value, now)
+            _set_current(pk, value, now)
     return MeasureResult(measured, changed)
 
 

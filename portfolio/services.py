@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -40,6 +41,10 @@ from portfolio.models import (
     validate_time_zone,
 )
 from portfolio.tenancy import lookup_key, organization_context, set_transaction_context
+
+if TYPE_CHECKING:
+    from journeys.models import Journey
+    from streams.models import ValueStream
 
 User = get_user_model()
 
@@ -377,7 +382,7 @@ def objective_save(
     """Save an objective and replace the links given. When its quarter changes, its
     linked key results are measured again for the new quarter (unless ``refresh`` is
     False: an import measures everything it touched once, at its end)."""
-    from portfolio.okrs import key_results_current_refresh
+    from portfolio.okrs import key_result_readings_reset, key_results_current_refresh
 
     _check_no_cycle(objective, "parent", "objective")
     old_quarter = (
@@ -386,11 +391,12 @@ def objective_save(
         else None
     )
     entity_save(objective, organization=organization)
-    if refresh and old_quarter is not None and old_quarter != objective.quarter:
-        key_results_current_refresh(
-            organization=organization,
-            key_result_ids=list(objective.key_results.values_list("pk", flat=True)),
-        )
+    if old_quarter is not None and old_quarter != objective.quarter:
+        key_result_ids = list(objective.key_results.values_list("pk", flat=True))
+        # Readings of the old quarter measured another period.
+        key_result_readings_reset(organization=organization, key_result_ids=key_result_ids)
+        if refresh:
+            key_results_current_refresh(organization=organization, key_result_ids=key_result_ids)
     if value_streams is not None:
         links_set(
             organization=organization,
@@ -420,7 +426,7 @@ def key_result_save(
     Its current value is then set again (measured, for a linked one) unless
     ``refresh`` is False (see ``objective_save``)."""
     from metrics.definitions import METRICS, Subject, keys_for
-    from portfolio.okrs import key_results_current_refresh
+    from portfolio.okrs import key_result_readings_reset, key_results_current_refresh
 
     subject = None
     if key_result.metric_value_stream_id and key_result.metric_journey_id:
@@ -444,8 +450,99 @@ def key_result_save(
             )
     if key_result.baseline == key_result.target:
         raise ValidationError({"target": "The target must differ from the baseline."})
+    before = (
+        KeyResult.objects.filter(pk=key_result.pk)
+        .values_list("metric_value_stream_id", "metric_journey_id", "metric_key")
+        .first()
+        if key_result.pk
+        else None
+    )
     entity_save(key_result, organization=organization)
+    metric = (
+        key_result.metric_value_stream_id,
+        key_result.metric_journey_id,
+        key_result.metric_key,
+    )
+    if before is not None and tuple(before) != metric:
+        # Readings of another metric are not this key result's history.
+        key_result_readings_reset(organization=organization, key_result_ids=[key_result.pk])
     if refresh:
         key_results_current_refresh(organization=organization, key_result_ids=[key_result.pk])
         key_result.refresh_from_db(fields=["current_value", "current_as_of"])
     return key_result
+
+
+def _check_link(
+    organization: Organization, objective: Objective, target: models.Model, target_field: str
+) -> None:
+    """Both ends of a link must be the organization's; another's reads as missing."""
+    for name, obj in (("objective", objective), (target_field, target)):
+        if obj.organization_id != organization.pk:
+            raise ValidationError(
+                {name: f"No {obj._meta.verbose_name} with id {obj.pk} in this organization."}
+            )
+
+
+@transaction.atomic
+def objective_value_stream_link(
+    *, organization: Organization, objective: Objective, value_stream: ValueStream
+) -> ObjectiveValueStream:
+    """Link an objective to a value stream; linking it again changes nothing."""
+    _check_link(organization, objective, value_stream, "value_stream")
+    link = ObjectiveValueStream.objects.filter(
+        organization=organization, objective=objective, value_stream=value_stream
+    ).first()
+    if link is not None:
+        return link
+    return entity_save(
+        ObjectiveValueStream(objective=objective, value_stream=value_stream),
+        organization=organization,
+    )
+
+
+@transaction.atomic
+def objective_value_stream_unlink(
+    *, organization: Organization, objective: Objective, value_stream: ValueStream
+) -> bool:
+    """Remove the link, if there is one (each delete is a recorded change); True if
+    there was one."""
+    _check_link(organization, objective, value_stream, "value_stream")
+    links = ObjectiveValueStream.objects.filter(
+        organization=organization, objective=objective, value_stream=value_stream
+    )
+    found = False
+    for link in links:
+        link.delete()
+        found = True
+    return found
+
+
+@transaction.atomic
+def objective_journey_link(
+    *, organization: Organization, objective: Objective, journey: Journey
+) -> ObjectiveJourney:
+    """Link an objective to a journey; linking it again changes nothing."""
+    _check_link(organization, objective, journey, "journey")
+    link = ObjectiveJourney.objects.filter(
+        organization=organization, objective=objective, journey=journey
+    ).first()
+    if link is not None:
+        return link
+    return entity_save(
+        ObjectiveJourney(objective=objective, journey=journey), organization=organization
+    )
+
+
+@transaction.atomic
+def objective_journey_unlink(
+    *, organization: Organization, objective: Objective, journey: Journey
+) -> bool:
+    """Remove the link, if there is one; True if there was one."""
+    _check_link(organization, objective, journey, "journey")
+    found = False
+    for link in ObjectiveJourney.objects.filter(
+        organization=organization, objective=objective, journey=journey
+    ):
+        link.delete()
+        found = True
+    return found

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from portfolio import entity_views, model_views, views
+from portfolio import entity_views, model_views, okr_views, views
 
 urlpatterns = [
     path("", views.org_home, name="org_home"),
@@ -18,4 +18,5 @@ urlpatterns = [
     path("model/", model_views.model_page, name="model_io"),
     path("model/export.json", model_views.model_download, name="model_export"),
     *entity_views.urlpatterns(),
+    path("okrs/", include(okr_views.urlpatterns())),
 ]

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from portfolio import okr_views
 from streams import dashboard_views, template_views, upload_views, views
 
 urlpatterns = [
@@ -23,6 +24,16 @@ urlpatterns = [
     ),
     path("<int:value_stream_id>/delete/", views.stream_delete, name="stream_delete"),
     path("<int:value_stream_id>/status-map/", views.status_map, name="stream_status_map"),
+    path(
+        "<int:value_stream_id>/objectives/",
+        okr_views.stream_objective_link,
+        name="stream_objective_link",
+    ),
+    path(
+        "<int:value_stream_id>/objectives/<int:objective_id>/unlink/",
+        okr_views.stream_objective_unlink,
+        name="stream_objective_unlink",
+    ),
     path("<int:value_stream_id>/stages/", views.stage_add, name="stage_add"),
     path("<int:value_stream_id>/stages/reorder/", views.stages_reorder, name="stages_reorder"),
     path(

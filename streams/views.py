@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from portfolio.entities import history_of, unique_slug
 from portfolio.entity_views import _errors_to_form
 from portfolio.models import Component, Role
+from portfolio.okr_views import stream_objectives_context
 from portfolio.tenancy import get_for_request, org_view, require_role
 from streams import selectors, services
 from streams.forms import StageNameForm, StatusMapForm, StreamFilterForm, ValueStreamForm
@@ -97,6 +98,7 @@ def _detail_context(request: HttpRequest, stream: ValueStream, **extra: object) 
         ),
         "history": history_of(stream),
         "can_edit": _can_edit(request),
+        **stream_objectives_context(request, stream),
         **extra,
     }
 
@@ -118,6 +120,14 @@ def stream_detail(request: HttpRequest, value_stream_id: int) -> HttpResponse:
         return render(
             request, "streams/detail.html", _detail_context(request, stream, form=form), status=400
         )
+    if request.htmx and request.htmx.target == "objectives":
+        # The objectives' quarter picker: only that section changes.
+        context = {
+            "stream": stream,
+            "can_edit": _can_edit(request),
+            **stream_objectives_context(request, stream),
+        }
+        return render(request, "streams/detail.html#objectives", context)
     return render(request, "streams/detail.html", _detail_context(request, stream))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -275,12 +276,45 @@ def test_a_linked_key_result_follows_its_metric_after_an_import(org):
     assert kr.current_value == pytest.approx(4.0)
     assert progress_of(org, kr) == pytest.approx(0.5)  # (4 - 6) / (2 - 6)
 
-    # The readings form the history: null when saved, then 3, then 4 days.
+    # The readings form the history: when saved, null at the end of each of Q3's 13
+    # weeks and now (nothing was done yet); then 3, then 4 days.
     history = list(kr.check_ins.order_by("at", "id").values_list("source", "value"))
-    assert history == [("metric", None), ("metric", 3.0), ("metric", 4.0)]
+    assert history == [("metric", None)] * 14 + [("metric", 3.0), ("metric", 4.0)]
     # Measuring again with the same events records nothing new.
     assert key_results_measure(organization=org).changed == 0
-    assert kr.check_ins.count() == 3
+    assert kr.check_ins.count() == 16
+
+
+def test_a_key_result_linked_late_gets_its_weekly_history_of_the_quarter(org):
+    org.time_zone = "Europe/Berlin"
+    org.save(update_fields=["time_zone"])
+    claims = value_stream_save(
+        organization=org, value_stream=ValueStream(slug="claims", name="Claims")
+    )
+    _import(org, "flow_items", ITEMS)
+    _import(org, "flow_transitions", TRANSITIONS)
+    kr = key_result_save(
+        organization=org,
+        key_result=KeyResult(
+            objective=objective(org),
+            slug="flow-time",
+            title="Flow time",
+            baseline=6,
+            target=2,
+            metric_value_stream=claims,
+            metric_key="flow_time_median_days",
+        ),
+    )
+    readings = list(kr.check_ins.order_by("at").values_list("at", "value"))
+    # Q3's Sundays are 07-05 ... 09-27: 13 week ends, each read at the next local
+    # midnight, then the reading of now.
+    berlin = ZoneInfo("Europe/Berlin")
+    assert [at.astimezone(berlin) for at, _ in readings[:13]] == [
+        dt.datetime(2026, 7, 6, tzinfo=berlin) + dt.timedelta(weeks=w) for w in range(13)
+    ]
+    # To Sunday 07-05 (Berlin; A-2 done at 07-05 02:00 local): A-2 alone, 2 days.
+    # From 07-12 on, A-1 (4 days) too: the median is 3 days.
+    assert [value for _, value in readings] == [2.0] + [3.0] * 12 + [3.0]
 
 
 def test_a_linked_key_result_takes_no_check_ins_and_future_quarters_wait(org):
@@ -330,6 +364,9 @@ def test_moving_an_objective_to_another_quarter_measures_its_key_results_again(o
     objective_save(organization=org, objective=obj)
     kr.refresh_from_db()
     assert kr.current_value == 2  # A-1 and A-2 done in Q3
+    # Q2's readings are gone; Q3's start again, with its weekly history.
+    assert kr.check_ins.filter(at__lt=dt.datetime(2026, 7, 1, tzinfo=dt.UTC)).count() == 0
+    assert kr.check_ins.order_by("at").first().value == 1  # to 07-05: A-2, done that day
     # Unlinked, it is a manual key result again, with no check-ins yet.
     kr.metric_value_stream, kr.metric_key = None, ""
     key_result_save(organization=org, key_result=kr)
