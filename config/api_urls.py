@@ -27,6 +27,7 @@ router.register("objectives", portfolio_apis.ObjectiveViewSet, basename="objecti
 router.register("key-results", portfolio_apis.KeyResultViewSet, basename="keyresult")
 router.register("check-ins", portfolio_apis.CheckInViewSet, basename="checkin")
 router.register("manual-kpis", metric_apis.ManualKpiValueViewSet, basename="manualkpivalue")
+router.register("reports", metric_apis.ReportExportViewSet, basename="reportexport")
 
 urlpatterns = [
     path("", apis.OrganizationDetailAPI.as_view(), name="api_organization"),
@@ -37,5 +38,14 @@ urlpatterns = [
         for kind, view in IMPORT_APIS.items()
     ),
     path("kpis/", metric_apis.KpisAPI.as_view(), name="api_kpis"),
+    # A report export's files: one URL per format (a <format> parameter has no object to name).
+    *(
+        path(
+            f"reports/<int:export_id>/download/{fmt}/",
+            view.as_view(),
+            name=f"api_report_download_{fmt}",
+        )
+        for fmt, view in metric_apis.REPORT_DOWNLOAD_APIS.items()
+    ),
     *router.urls,
 ]

@@ -26,7 +26,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("portfolio.urls")),
     path("o/<slug:org_slug>/streams/", include("streams.urls")),
     path("o/<slug:org_slug>/journeys/", include("journeys.urls")),
-    path("o/<slug:org_slug>/kpis/", include("metrics.urls")),
+    path("o/<slug:org_slug>/", include("metrics.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/v1/docs/", api_docs, name="api_docs"),
     path("api/v1/orgs/", apis.OrganizationListAPI.as_view(), name="api_organizations"),

@@ -1,20 +1,29 @@
-"""The KPI API: CONTRACT.md's ``kpis`` JSON for an inclusive date range, like ``manage.py kpis``."""
+"""The metrics API: CONTRACT.md's ``kpis`` JSON for an inclusive date range (like
+``manage.py kpis``), manual KPI values, and the quarterly report as an asynchronous
+export (create, poll, download)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +31,9 @@ from rest_framework.views import APIView
 from journeys.models import Journey
 from metrics.engine import kpis_for_period, parse_date_range
 from metrics.manual import manual_value_delete, manual_value_set
-from metrics.models import ManualKpiValue
+from metrics.models import ExportStatus, ManualKpiValue, ReportExport, ReportFile, ReportFormat
+from metrics.reports.exports import CONTENT_TYPES, report_export_create, report_file_get
+from portfolio.api_schema import ErrorSerializer
 from portfolio.apis import OrgScopedAPIMixin
 from streams.models import ValueStream
 
@@ -168,3 +179,205 @@ class ManualKpiValueViewSet(
 
     def perform_destroy(self, instance: ManualKpiValue) -> None:
         manual_value_delete(organization=self.organization, manual=instance)
+
+
+# --- The quarterly report: an asynchronous export (metrics.reports.exports) ----------
+
+
+def _download_url(request: Request | None, organization_slug: str, export_id: int, fmt: str) -> str:
+    path = reverse(
+        f"api_report_download_{fmt}", kwargs={"org_slug": organization_slug, "export_id": export_id}
+    )
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class ReportExportSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SerializerMethodField(help_text="Who asked for it (email).")
+    status_url = serializers.SerializerMethodField(help_text="Poll this URL for the status.")
+    downloads = serializers.SerializerMethodField(
+        help_text="The URL of each file built so far, by format; the files exist once the "
+        "status is done."
+    )
+
+    class Meta:
+        model = ReportExport
+        fields = [
+            "id",
+            "quarter",
+            "formats",
+            "recompute",
+            "status",
+            "progress",
+            "step",
+            "message",
+            "frozen_at",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "status_url",
+            "downloads",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "formats": {"help_text": "The formats asked for: pdf, xlsx, csv."},
+            "progress": {"help_text": "Percent done, 0..100."},
+            "step": {"help_text": "What the worker is doing now."},
+            "message": {"help_text": "Why a failed export failed."},
+            "frozen_at": {"help_text": "When the figures the files show were computed and frozen."},
+        }
+
+    def get_requested_by(self, export: ReportExport) -> str | None:
+        return export.requested_by.email if export.requested_by_id else None
+
+    def get_status_url(self, export: ReportExport) -> str:
+        path = reverse(
+            "reportexport-detail",
+            kwargs={"org_slug": self.context["organization"].slug, "pk": export.pk},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    @extend_schema_field(
+        {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}
+    )
+    def get_downloads(self, export: ReportExport) -> dict[str, str]:
+        if export.status != ExportStatus.DONE:
+            return {}
+        stored = {f.format for f in export.files.all()}
+        slug = self.context["organization"].slug
+        return {
+            fmt: _download_url(self.context.get("request"), slug, export.pk, fmt)
+            for fmt in ReportFormat.values
+            if fmt in stored
+        }
+
+
+class ReportExportRequestSerializer(serializers.Serializer):
+    quarter = serializers.CharField(help_text="The quarter, such as 2026-Q3.")
+    formats = serializers.ListField(
+        child=serializers.ChoiceField(choices=ReportFormat.choices),
+        required=False,
+        allow_empty=False,
+        help_text="Which files to build; all three (pdf, xlsx, csv) when left out.",
+    )
+    recompute = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Recompute the quarter's frozen figures from the events first (admins only).",
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The organization's report exports, newest first"),
+    retrieve=extend_schema(
+        summary="A report export: its status, progress and, once done, its download URLs"
+    ),
+    create=extend_schema(
+        summary="Export a quarter's report (editors; recompute: admins)",
+        description=(
+            "Queues the export and answers 202 with it; poll `status_url` until the status "
+            "is `done` (or `failed`), then fetch the files from `downloads`. A finished "
+            "quarter's figures are frozen by its first export and reused by every later one "
+            "unless `recompute` is true. A quarter that has not started is refused (400)."
+        ),
+        request=ReportExportRequestSerializer,
+        responses={202: ReportExportSerializer},
+    ),
+)
+@extend_schema(tags=["reports"])
+class ReportExportViewSet(
+    OrgScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = ReportExport.objects.all()
+    serializer_class = ReportExportSerializer
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        files = ReportFile.objects.only("id", "export_id", "format")
+        return (
+            queryset.select_related("requested_by")
+            .prefetch_related(Prefetch("files", queryset=files))
+            .order_by("-created_at", "-id")
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ReportExportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            export = report_export_create(
+                organization=self.organization,
+                user=request.user,
+                quarter=data["quarter"],
+                formats=data.get("formats"),
+                recompute=data["recompute"],
+            )
+        except ValidationError as exc:
+            raise ApiValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+            ) from exc
+        except PermissionDenied as exc:
+            raise ApiPermissionDenied(str(exc)) from exc
+        body = self.get_serializer(self.get_queryset().get(pk=export.pk)).data
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
+        )
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """A download answers its file whatever the Accept header asks for (errors as JSON)."""
+
+    def select_parser(self, request: Request, parsers: list) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None):
+        return renderers[0], renderers[0].media_type
+
+
+class ReportDownloadAPI(OrgScopedAPIMixin, generics.GenericAPIView):
+    """One format's file of a finished export; ``report_download_apis`` makes a view per
+    format, each documenting its own content type."""
+
+    queryset = ReportExport.objects.all()
+    lookup_url_kwarg = "export_id"
+    content_negotiation_class = _AnyAccept
+    report_format: ClassVar[str] = ""
+
+    def get(self, request: Request, org_slug: str, export_id: int) -> HttpResponse:
+        export = self.get_object()
+        fmt = self.report_format
+        if not export.finished:
+            return Response(
+                {"detail": f"The export is {export.status}; poll its status URL until it is done."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        try:
+            file = report_file_get(organization=self.organization, export=export, fmt=fmt)
+        except ReportFile.DoesNotExist as exc:
+            raise NotFound(f"This export has no {fmt} file.") from exc
+        response = HttpResponse(bytes(file.content), content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = content_disposition_header(True, file.filename)
+        return response
+
+
+def _download_api(fmt: str) -> type[ReportDownloadAPI]:
+    label = ReportFormat(fmt).label
+    view = type(
+        f"Report{fmt.capitalize()}DownloadAPI", (ReportDownloadAPI,), {"report_format": fmt}
+    )
+    return extend_schema(
+        tags=["reports"],
+        summary=f"Download the {label} file of a finished report export",
+        description="An attachment named after the organization, the quarter and the version "
+        "of the metric definitions.",
+        responses={
+            (200, CONTENT_TYPES[fmt].split(";")[0]): OpenApiTypes.BINARY,
+            409: OpenApiResponse(ErrorSerializer, description="The export is not done yet."),
+        },
+    )(view)
+
+
+REPORT_DOWNLOAD_APIS = {fmt: _download_api(fmt) for fmt in ReportFormat.values}

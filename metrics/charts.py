@@ -111,6 +111,10 @@ def _to_svg(fig: Figure, *, chart_id: str, title: str) -> str:
     title_el = ET.Element(f"{{{SVG_NS}}}title", {"id": f"{chart_id}-title"})
     title_el.text = title
     root.insert(0, title_el)
+    # ElementTree's prefixes are global and other libraries change them (WeasyPrint's
+    # PDF metadata registers its own default namespace): claim ours before writing.
+    ET.register_namespace("", SVG_NS)
+    ET.register_namespace("xlink", XLINK_NS)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -188,11 +192,19 @@ def flow_time_trend_svg(
     return _to_svg(fig, chart_id="flowtime", title="Weekly flow time, median and 85th percentile")
 
 
-def cumulative_flow_svg(days: Sequence[dt.date], states: Mapping[str, Sequence[int]]) -> str:
-    """Cumulative flow: items per state category at the end of each day, stacked."""
+def cumulative_flow_svg(
+    days: Sequence[dt.date],
+    states: Mapping[str, Sequence[int]],
+    *,
+    width: float = 10.5,
+    height: float = 3.0,
+) -> str:
+    """Cumulative flow: items per state category at the end of each day, stacked.
+
+    The size is in inches: the dashboard's is the full page width, wider than its
+    other charts so its text keeps their size; a printed page is narrower."""
     with matplotlib.rc_context(RC):
-        # Full page width: wider than the other charts, so its text keeps their size.
-        fig, ax = _figure(width=10.5, height=3.0)
+        fig, ax = _figure(width=width, height=height)
         if not days or not any(sum(v) for v in states.values()):
             _no_data(ax)
         else:
@@ -307,3 +319,139 @@ def sparkline_svg(
                 fontsize=8,
             )
     return _to_svg(fig, chart_id=chart_id, title=title)
+
+
+def key_result_history_svg(
+    points: Sequence[tuple[dt.datetime, float | None]],
+    *,
+    baseline: float,
+    target: float,
+    start: dt.date,
+    end: dt.date,
+    unit: str = "",
+    until: dt.datetime | None = None,
+    chart_id: str = "krhistory",
+    title: str = "Key result history",
+) -> str:
+    """A key result's values over its quarter (DOMAIN.md "OKRs"): each value holds until
+    the next, drawn as a step line, with the baseline and the target as dashed lines;
+    the x range is the quarter, ``start`` to the end of ``end``.
+
+    ``points`` are (naive local time, value), oldest first; a value of None (a metric
+    undefined at that reading) leaves a gap. ``until`` (now, within the quarter) carries
+    the last value on to that time. Several charts share a page: give each its own
+    ``chart_id``."""
+    first = dt.datetime.combine(start, dt.time())
+    last = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure(width=7.0, height=2.4)
+        ax.axhline(
+            baseline, color=MUTED, linestyle="--", linewidth=1, label=f"baseline {baseline:g}"
+        )
+        ax.axhline(
+            target,
+            color=STATE_COLORS["done"],
+            linestyle="--",
+            linewidth=1.2,
+            label=f"target {target:g}",
+        )
+        known = [v for _, v in points if v is not None]
+        if not known:
+            ax.text(
+                0.5,
+                0.5,
+                "No values yet",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color=MUTED,
+            )
+        else:
+            xs = [t for t, _ in points]
+            ys = [float("nan") if v is None else v for _, v in points]
+            if until is not None and until > xs[-1]:
+                xs, ys = [*xs, until], [*ys, ys[-1]]
+            ax.step(xs, ys, where="post", color=LINE_COLORS[0], linewidth=1.6, label="value")
+            ax.plot(
+                [t for t, _ in points],
+                ys[: len(points)],
+                linestyle="none",
+                marker="o",
+                markersize=3.5,
+                color=LINE_COLORS[0],
+                # A reading at the quarter's end sits on the edge: draw it whole.
+                clip_on=False,
+            )
+        low, high = min(baseline, target, *known), max(baseline, target, *known)
+        pad = (high - low) * 0.12 or abs(high) * 0.1 or 1
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_xlim(first, last)
+        if unit:
+            ax.set_ylabel(unit)
+        _date_axis(ax, [start, end])
+        ax.legend(loc="upper left", bbox_to_anchor=(0, 1.18), ncols=3, fontsize=8)
+    return _to_svg(fig, chart_id=chart_id, title=title)
+
+
+# The colours of portfolio.okrs.Status, as the OKR pages and the report show them.
+STATUS_COLORS = {
+    "on_track": "#12b76a",
+    "at_risk": "#f79009",
+    "off_track": "#d92d20",
+    "no_data": "#d0d5dd",
+}
+OKR_LABEL_CHARS = 44
+
+
+def okr_progress_svg(objectives: Sequence[tuple[str, float | None, str]], *, elapsed: float) -> str:
+    """Objectives' progress (DOMAIN.md "OKRs"), one horizontal bar each in the colour
+    of its status, against the share of the quarter gone by (a dashed line), which is
+    what the status judges it by. ``objectives`` are (title, progress 0..1 or None,
+    status), drawn top to bottom in their order."""
+    count = len(objectives)
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure(width=7.0, height=0.75 + 0.34 * max(count, 2))
+        if not count:
+            _no_data(ax)
+        else:
+            rows = list(range(count))[::-1]
+            labels = [
+                t if len(t) <= OKR_LABEL_CHARS else t[: OKR_LABEL_CHARS - 1] + "…"
+                for t, _, _ in objectives
+            ]
+            values = [0.0 if p is None else 100 * p for _, p, _ in objectives]
+            ax.barh(rows, [100] * count, height=0.55, color=GRID, linewidth=0)
+            bars = ax.barh(
+                rows,
+                values,
+                height=0.55,
+                color=[STATUS_COLORS.get(s, MUTED) for _, _, s in objectives],
+                linewidth=0,
+            )
+            ax.bar_label(
+                bars,
+                labels=["no data" if p is None else f"{100 * p:.0f}%" for _, p, _ in objectives],
+                padding=3,
+                color=INK,
+                fontsize=8,
+            )
+            ax.axvline(100 * elapsed, color=INK, linestyle="--", linewidth=1)
+            ax.annotate(
+                f"quarter elapsed {100 * elapsed:.0f}%",
+                xy=(100 * elapsed, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                color=INK,
+                fontsize=8,
+            )
+            ax.set_yticks(rows, labels)
+            ax.tick_params(axis="y", length=0, labelcolor=INK)
+            ax.set_xlim(0, 112)
+            ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+            ax.grid(axis="y", visible=False)
+            ax.grid(axis="x", color=GRID, linewidth=0.6)
+            ax.spines["left"].set_visible(False)
+    return _to_svg(fig, chart_id="okrprogress", title="Objectives' progress against the quarter")

@@ -30,6 +30,11 @@ class MetricKey:
     label: str
 
 
+# The version of these definitions that reports are stamped with. It changes whenever
+# a definition in DOMAIN.md changes (a key added or removed, a formula, a unit), so a
+# report read later says which definitions its numbers follow.
+DEFINITIONS_VERSION = "2026.1"
+
 FLOW_TYPES = ("feature", "defect", "risk", "debt")
 
 _VS = Subject.VALUE_STREAM

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from portfolio.models import ModelEntity, OrgOwned
+from portfolio.models import ModelEntity, OrgOwned, quarter_validator
 
 
 class PeriodKind(models.TextChoices):
@@ -128,3 +128,113 @@ class ManualKpiValue(ModelEntity):
 
     def __str__(self) -> str:
         return f"{self.key} {self.period_kind} {self.period_start}: {self.value}"
+
+
+# --- The quarterly report (metrics.reports) -------------------------------------------
+
+
+class QuarterlyReport(OrgOwned):
+    """The figures of one organization's quarterly report (DOMAIN.md "The quarterly
+    report"), computed once and kept: every later export of a finished quarter reads
+    these, so it reproduces the same numbers whatever events arrive afterwards, until
+    an admin recomputes them. ``data`` holds everything the renderers draw
+    (``metrics.reports.data``)."""
+
+    quarter = models.CharField(max_length=7, validators=[quarter_validator])
+    data = models.JSONField(default=dict)
+    # When the figures were computed; for a quarter still in progress they are
+    # computed again by every export until the first one after the quarter's end.
+    frozen_at = models.DateTimeField(default=timezone.now)
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The figures stop at the day they were computed: the quarter had not ended.
+    in_progress = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "quarter"], name="quarterlyreport_org_quarter_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.quarter}"
+
+
+class ReportFormat(models.TextChoices):
+    PDF = "pdf", "PDF"
+    XLSX = "xlsx", "Excel (XLSX)"
+    CSV = "csv", "CSV"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+EXPORT_FINISHED = frozenset({ExportStatus.DONE, ExportStatus.FAILED})
+
+
+class ReportExport(OrgOwned):
+    """One request to export a quarter's report in some formats, built by a worker
+    (metrics.reports.exports); its files are ``ReportFile`` rows."""
+
+    quarter = models.CharField(max_length=7, validators=[quarter_validator])
+    formats = models.JSONField(default=list)  # ReportFormat values, in that order
+    # Recompute the quarter's frozen figures first (admins only).
+    recompute = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0)  # percent, 0..100
+    step = models.CharField(max_length=100, blank=True)  # what the worker is doing now
+    # Why a failed export failed, in words fit for the page (never a traceback).
+    message = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The frozen figures' time the files were built from.
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["organization", "-created_at"], name="reportexport_org_created_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"export of {self.quarter} ({', '.join(self.formats)})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in EXPORT_FINISHED
+
+
+class ReportFile(OrgOwned):
+    """One built file of an export, kept in the database so that row-level security
+    guards it like every other row of the organization."""
+
+    export = models.ForeignKey(ReportExport, on_delete=models.CASCADE, related_name="files")
+    format = models.CharField(max_length=10, choices=ReportFormat.choices)
+    filename = models.CharField(max_length=200)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "export", "format"], name="reportfile_export_format_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,9 +1,10 @@
-"""Workers that keep the KPI snapshots current."""
+"""Workers that keep the KPI snapshots current and build quarterly report exports."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from metrics.reports.exports import report_export_run
 from metrics.snapshots import recompute_mark_dirty, recompute_take_dirty, snapshots_recompute
 from portfolio.models import Organization
 from portfolio.okrs import key_results_measure
@@ -48,3 +49,16 @@ def kpis_recompute_nightly() -> int:
     for org_id in org_ids:
         kpis_recompute.delay(org_id)
     return len(org_ids)
+
+
+@shared_task
+def report_export_build(organization_id: int, export_id: int) -> str | None:
+    """Build a quarterly report export (metrics.reports.exports). Idempotent: a finished
+    export is skipped; one whose worker died is built again from the start.
+
+    Not an ``org_task``: that runs the whole body in one transaction, and the page
+    polling the export would see none of its progress until the end.
+    ``report_export_run`` enters the organization's context for each step (claim,
+    figures, each file, outcome), as ``org_task`` would for one.
+    """
+    return report_export_run(organization_id=organization_id, export_id=export_id)

@@ -203,6 +203,30 @@ def _check_in(t: Tenant) -> int:
     return check_in.pk
 
 
+def _report_export(t: Tenant) -> int:
+    from metrics.models import ExportStatus, ReportExport, ReportFile
+
+    # A finished export with one file: the walk never builds a report.
+    with organization_context(t.org.pk):
+        export = ReportExport.objects.create(
+            organization=t.org,
+            quarter="2026-Q3",
+            formats=["csv"],
+            status=ExportStatus.DONE,
+            progress=100,
+            requested_by=t.editor,
+        )
+        ReportFile.objects.create(
+            organization=t.org,
+            export=export,
+            format="csv",
+            filename="walk.csv",
+            content=b"x",
+            size=1,
+        )
+    return export.pk
+
+
 def _manual_kpi(t: Tenant) -> int:
     import datetime as dt
 
@@ -230,6 +254,7 @@ OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
     "token": _token,
     "upload": _upload,
     "manual_kpi": _manual_kpi,
+    "report_export": _report_export,
     "check_in": _check_in,
     **{
         kind: _of_model(kind)
@@ -275,6 +300,7 @@ PARAM_KINDS: dict[str, str] = {
     "objective_id": "objective",
     "key_result_id": "key_result",
     "manual_kpi_id": "manual_kpi",
+    "export_id": "report_export",
     "check_in_id": "check_in",
 }
 PK_KINDS_BY_NAME: dict[str, str] = {
@@ -300,6 +326,7 @@ PK_KINDS_BY_NAME: dict[str, str] = {
         for route in ("detail", "history")
     },
     "manualkpivalue-detail": "manual_kpi",
+    "reportexport-detail": "report_export",
     "checkin-detail": "check_in",
     "valuestream-stages-reorder": "value_stream",
     "journey-stages-reorder": "journey",

@@ -286,6 +286,18 @@ def test_chart_functions_take_plain_data():
     assert ">feature<" in svg  # text stays text (svg.fonttype none)
 
 
+def test_charts_keep_their_namespace_whatever_other_libraries_register():
+    # WeasyPrint's PDF metadata registers another default namespace with ElementTree.
+    saved = dict(ET._namespace_map)  # restored below
+    try:
+        ET.register_namespace("", "adobe:ns:meta/")
+        svg = charts.distribution_svg({"feature": 2, "defect": 1})
+    finally:
+        ET._namespace_map.clear()
+        ET._namespace_map.update(saved)
+    assert svg.startswith("<svg ") and "ns0:" not in svg
+
+
 @pytest.mark.django_db
 def test_daily_series_matches_the_engines_flow_load(tenant_a):
     org = tenant_a.org
