@@ -3,6 +3,7 @@ and a refresh brings an edited demo back to the seed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from io import StringIO
 
 import pytest
@@ -13,8 +14,10 @@ from journeys import services as journey_services
 from journeys.models import Journey, JourneyStage, Touchpoint, TouchpointComponent
 from portfolio.entities import entity_save
 from portfolio.management.commands.seed_demo import (
+    DEMO_ITEMS_PER_DAY,
     DEMO_PASSWORD,
     DEMO_SLUG,
+    demo_history_start,
     demo_model,
 )
 from portfolio.models import (
@@ -121,9 +124,15 @@ def snapshot(org: Organization) -> dict[str, list]:
     }
 
 
+def demo_items() -> int:
+    """1,500 flow items per 182 days of history."""
+    today = dt.datetime.now(dt.UTC).date()
+    return round(DEMO_ITEMS_PER_DAY * (today - demo_history_start(today)).days)
+
+
 def test_seed_demo_prints_its_history_and_then_the_demo_logins():
     history, logins = seed().splitlines()
-    assert history.startswith("demo history: 1500 flow items, ")
+    assert history.startswith(f"demo history: {demo_items()} flow items, ")
     assert history.endswith(" journey events")
     assert logins == (
         "demo organization 'acme-health': sign in as admin@acme-health.example / "
@@ -136,8 +145,13 @@ def test_the_demo_has_delivery_history_and_snapshots(demo):
     from metrics.models import KpiSnapshot
     from streams.models import Deployment, FlowItem
 
-    assert FlowItem.objects.filter(organization=demo).count() == 1500
+    assert FlowItem.objects.filter(organization=demo).count() == demo_items()
     assert FlowItem.objects.filter(organization=demo, done_at__isnull=False).count() > 1000
+    # From the start of the quarter before the last full one: the last full quarter's
+    # report compares with a whole quarter.
+    first = FlowItem.objects.filter(organization=demo).order_by("created_at").first()
+    today = dt.datetime.now(dt.UTC).date()
+    assert first.created_at.date() < demo_history_start(today) + dt.timedelta(days=7)
     assert Deployment.objects.filter(organization=demo, environment="production").exists()
     quarters = KpiSnapshot.objects.filter(organization=demo, period_kind="quarter")
     assert quarters.filter(value_stream__slug="dental").count() >= 2
@@ -345,8 +359,6 @@ def test_the_demo_model_names_every_reference_it_uses():
 
 
 def test_the_demo_has_okrs_for_the_last_and_current_quarter(demo):
-    import datetime as dt
-
     from portfolio.models import CheckIn, Objective
     from portfolio.okrs import okrs_for_quarter, quarter_of, quarter_shift
 

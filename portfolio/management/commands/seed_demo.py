@@ -439,10 +439,17 @@ def demo_seed() -> tuple[Organization, TemplateResult]:
     return org, result
 
 
-# About two quarters of delivery history for the team streams, ending today.
-DEMO_HISTORY_DAYS = 182
-DEMO_ITEMS = 1500
-DEMO_CUSTOMERS = 300  # per journey
+# The history runs from the start of the quarter before the last full one up to
+# today, so the last full quarter's report compares with a whole previous quarter.
+# Items and customers scale with its length (1,500 and 300 per 182 days).
+DEMO_ITEMS_PER_DAY = 1500 / 182
+DEMO_CUSTOMERS_PER_DAY = 300 / 182  # per journey
+
+
+def demo_history_start(today: dt.date) -> dt.date:
+    from portfolio.okrs import quarter_dates, quarter_of, quarter_shift
+
+    return quarter_dates(quarter_shift(quarter_of(today), -2))[0]
 
 
 def _journey_shapes(organization: Organization) -> list:
@@ -488,13 +495,14 @@ def demo_events(organization: Organization, *, today: dt.date | None = None) -> 
 
     today = today or dt.datetime.now(dt.UTC).date()
     end = dt.datetime.combine(today, dt.time(0), tzinfo=dt.UTC)
-    start = end - dt.timedelta(days=DEMO_HISTORY_DAYS)
+    start = dt.datetime.combine(demo_history_start(today), dt.time(0), tzinfo=dt.UTC)
+    days = (end - start).days
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp, organization_context(organization.pk):
         generate(
             Path(tmp),
             value_streams=[s.slug for s in TEAM_STREAMS],
-            items=DEMO_ITEMS,
+            items=round(DEMO_ITEMS_PER_DAY * days),
             start=start,
             end=end,
             seed=2026,
@@ -504,7 +512,7 @@ def demo_events(organization: Organization, *, today: dt.date | None = None) -> 
         generate_journey_events(
             Path(tmp),
             journeys=_journey_shapes(organization),
-            customers=DEMO_CUSTOMERS,
+            customers=round(DEMO_CUSTOMERS_PER_DAY * days),
             start=start,
             end=end,
             seed=2026,
