@@ -70,6 +70,7 @@ def test_an_admin_links_okrs_and_exports_the_quarterly_report(
     page.locator("form [name=quarter]").select_option("2026-Q3")
     page.get_by_role("button", name="Create objective").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pay claims faster")
+    page.wait_for_load_state("load")  # htmx has bound the page's forms
 
     page.get_by_role("link", name="+ Add key result").click()
     form = page.locator("#kr-form-new")

@@ -34,6 +34,8 @@ def test_an_editor_checks_in_on_the_board_and_works_on_an_objective(
     page.get_by_role("link", name="OKRs", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("OKRs")
     expect(page.get_by_test_id("status-rule")).to_contain_text("share of the quarter gone by")
+    # htmx binds the filters once the page has loaded; a change before that is lost.
+    page.wait_for_load_state("load")
 
     # Filtering by a value stream keeps its objective and dims the one it is aligned to.
     page.locator("#id_value_stream").select_option(label="Web delivery")
@@ -62,6 +64,7 @@ def test_an_editor_checks_in_on_the_board_and_works_on_an_objective(
     page.get_by_role("link", name="Pay claims faster").click()
     card = page.locator(f"#kr-{okrs.manual.pk}")
     expect(card.locator("table")).to_contain_text("Four through the course")
+    page.wait_for_load_state("load")
     page.get_by_role("link", name="+ Add key result").click()
     form = page.locator("#kr-form-new")
     form.locator("[name=title]").fill("Claims reopened")
