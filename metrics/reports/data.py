@@ -41,6 +41,17 @@ from portfolio.okrs import (
 )
 from streams.models import ValueStream
 
+# The summary's columns: the figures an executive reads first.
+SUMMARY_STREAM_KEYS = (
+    "flow_velocity",
+    "flow_time_median_days",
+    "flow_efficiency",
+    "flow_load",
+    "deployment_frequency_per_day",
+    "change_failure_rate",
+)
+SUMMARY_JOURNEY_KEYS = ("nps", "conversion_rate", "journey_lead_time_median_days", "retention_rate")
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 

@@ -19,21 +19,11 @@ from journeys.dashboard_views import _kpi_tile
 from metrics import charts
 from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.engine import DORA_KEYS, FLOW_KEYS
-from metrics.reports.data import progress_percent
+from metrics.reports.data import SUMMARY_JOURNEY_KEYS, SUMMARY_STREAM_KEYS, progress_percent
 from metrics.series import CFD_STATES
 from portfolio.okrs import Status
 from streams.dashboard_views import _tile
 
-# The summary's columns: the figures an executive reads first.
-SUMMARY_STREAM_KEYS = (
-    "flow_velocity",
-    "flow_time_median_days",
-    "flow_efficiency",
-    "flow_load",
-    "deployment_frequency_per_day",
-    "change_failure_rate",
-)
-SUMMARY_JOURNEY_KEYS = ("nps", "conversion_rate", "journey_lead_time_median_days", "retention_rate")
 SHORT_LABELS = {
     "flow_velocity": "Velocity",
     "flow_time_median_days": "Flow time, median",

@@ -25,7 +25,7 @@ from xlsxwriter.worksheet import Worksheet
 from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.engine import DORA_KEYS, FLOW_KEYS
 from metrics.reports.csv import delta
-from metrics.reports.data import progress_percent
+from metrics.reports.data import SUMMARY_STREAM_KEYS, progress_percent
 from metrics.reports.escape import escape_formula
 from portfolio.okrs import Status
 
@@ -193,14 +193,7 @@ def _summary(book: _Book, data: dict[str, Any]) -> None:
         write(sheet, n, 1, value, fmt)
 
     row = len(stamp) + 3
-    headline = [
-        "flow_velocity",
-        "flow_time_median_days",
-        "flow_efficiency",
-        "flow_load",
-        "deployment_frequency_per_day",
-        "change_failure_rate",
-    ]
+    headline = SUMMARY_STREAM_KEYS
     sheet.write_string(row, 0, "Value streams", book.bold)
     row += 1
     headers = ["Value stream"]
