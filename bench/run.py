@@ -146,7 +146,7 @@ def _organization_delete(org: Any) -> None:
     from django.db import connection
 
     from portfolio.models import Organization
-    from portfolio.rls import tenant_tables
+    from portfolio.rls import append_only_tables, tenant_tables
     from portfolio.tenancy import organization_context
 
     with organization_context(org.pk), connection.cursor() as cursor:
@@ -156,7 +156,9 @@ def _organization_delete(org: Any) -> None:
             get_user_model().objects.filter(memberships__organization=org).values_list("pk")
         )
         Organization.objects.filter(pk=org.pk).delete()
-        for table in tenant_tables(cursor):
+        # The audit log went with the organization (a database cascade); the app
+        # role may not delete from it.
+        for table in sorted(set(tenant_tables(cursor)) - set(append_only_tables())):
             cursor.execute(f"DELETE FROM {table} WHERE organization_id = %s", [org.pk])  # noqa: S608
         get_user_model().objects.filter(pk__in=[pk for (pk,) in admin_ids]).delete()
 

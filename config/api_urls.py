@@ -28,6 +28,7 @@ router.register("key-results", portfolio_apis.KeyResultViewSet, basename="keyres
 router.register("check-ins", portfolio_apis.CheckInViewSet, basename="checkin")
 router.register("manual-kpis", metric_apis.ManualKpiValueViewSet, basename="manualkpivalue")
 router.register("reports", metric_apis.ReportExportViewSet, basename="reportexport")
+router.register("audit-events", apis.AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
     path("", apis.OrganizationDetailAPI.as_view(), name="api_organization"),

@@ -16,7 +16,7 @@ from metrics.reports.exports import (
     CONTENT_TYPES,
     report_export_create,
     report_exports_recent,
-    report_file_get,
+    report_file_download,
     report_files_ready,
 )
 from portfolio.models import Role, role_at_least
@@ -77,6 +77,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
             user=request.user,
             quarter=quarter,
             recompute=request.POST.get("recompute") == "on",
+            request=request,
         )
     except ValidationError as exc:
         return _page(request, error=" ".join(exc.messages), quarter=quarter, status=400)
@@ -100,7 +101,13 @@ def report_export_page(request: HttpRequest, export_id: int) -> HttpResponse:
 def report_download(request: HttpRequest, export_id: int, fmt: str) -> HttpResponse:
     export = get_for_request(request, ReportExport, pk=export_id)
     try:
-        file = report_file_get(organization=request.organization, export=export, fmt=fmt)
+        file = report_file_download(
+            organization=request.organization,
+            export=export,
+            fmt=fmt,
+            actor=request.user,
+            request=request,
+        )
     except ReportFile.DoesNotExist as exc:
         raise Http404(f"No {fmt} file for this export (yet).") from exc
     response = HttpResponse(bytes(file.content), content_type=CONTENT_TYPES[fmt])

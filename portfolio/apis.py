@@ -8,8 +8,10 @@ from typing import Any, ClassVar
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -25,7 +27,19 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from portfolio import selectors, services
-from portfolio.models import ApiToken, Invitation, Membership, Organization, Role, role_at_least
+from portfolio.api_input import ApiModelSerializer, query_params_check
+from portfolio.audit import audit_events
+from portfolio.forms import AuditFilterForm
+from portfolio.models import (
+    ApiToken,
+    AuditAction,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    role_at_least,
+)
 from portfolio.tenancy import membership_for, set_transaction_context
 
 _SEALED = ("get_queryset", "get_object", "initial")
@@ -72,6 +86,9 @@ class OrgScopedAPIMixin:
         required = self.read_role if request.method in SAFE_METHODS else self.write_role
         if not role_at_least(membership.role, required):
             raise PermissionDenied(f"This needs the {Role(required).label.lower()} role.")
+        # One check for every filter, page number and parameter of the API (a NUL
+        # character would reach PostgreSQL, which refuses it: a 500).
+        query_params_check(request)
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
         return queryset
@@ -135,7 +152,7 @@ class OrganizationDetailAPI(OrgScopedAPIMixin, APIView):
         return Response(OrganizationSerializer(self.organization, context=context).data)
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ApiModelSerializer):
     email = serializers.EmailField(source="user.email", read_only=True)
     name = serializers.SerializerMethodField()
 
@@ -177,18 +194,25 @@ class MemberViewSet(
                 organization=self.organization,
                 membership=serializer.instance,
                 role=serializer.validated_data.get("role", serializer.instance.role),
+                actor=self.request.user,
+                request=self.request,
             )
         except DjangoValidationError as exc:
             raise as_api_error(exc) from exc
 
     def perform_destroy(self, instance: Membership) -> None:
         try:
-            services.membership_remove(organization=self.organization, membership=instance)
+            services.membership_remove(
+                organization=self.organization,
+                membership=instance,
+                actor=self.request.user,
+                request=self.request,
+            )
         except DjangoValidationError as exc:
             raise as_api_error(exc) from exc
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(ApiModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -230,7 +254,8 @@ class InvitationViewSet(
                 organization=self.organization,
                 email=serializer.validated_data["email"],
                 role=serializer.validated_data.get("role", Role.VIEWER),
-                invited_by=request.user,
+                actor=request.user,
+                request=request,
             )
         except DjangoValidationError as exc:
             raise as_api_error(exc) from exc
@@ -238,7 +263,78 @@ class InvitationViewSet(
         return Response(data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Invitation) -> None:
-        services.invitation_revoke(organization=self.organization, invitation=instance)
+        services.invitation_revoke(
+            organization=self.organization,
+            invitation=instance,
+            actor=self.request.user,
+            request=self.request,
+        )
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    action = serializers.ChoiceField(choices=AuditAction.choices)
+    actor_email = serializers.EmailField(
+        allow_blank=True, help_text="Who acted, as they were then; empty for the system."
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "action",
+            "actor_email",
+            "target",
+            "detail",
+            "ip_address",
+            "user_agent",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The audit log (admins), newest first",
+        parameters=[
+            OpenApiParameter("action", str, enum=AuditAction.values, description="One action."),
+            OpenApiParameter("actor", str, description="The actor's email (any case)."),
+            OpenApiParameter(
+                "since",
+                str,
+                description="Events from this date or ISO 8601 date-time on; without an "
+                "offset, in the organization's time zone.",
+            ),
+        ],
+    ),
+    retrieve=extend_schema(summary="One audit event (admins)"),
+)
+@extend_schema(tags=["audit"])
+class AuditEventViewSet(
+    OrgScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Read-only: audit events are written by the actions they record, and never change."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.order_by("-at", "-id")
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # A date-time without an offset is the organization's, as on the page.
+        with timezone.override(self.organization.time_zone):
+            form = AuditFilterForm(self.request.query_params)
+            if not form.is_valid():
+                raise ApiValidationError({k: list(v) for k, v in form.errors.items()})
+        f = form.cleaned_data
+        return audit_events(
+            organization=self.organization,
+            action=f["action"],
+            actor_email=f["actor"],
+            since=f["since"],
+        )
 
 
 # --- Shared by the model's API (portfolio.entity_apis, streams.apis, journeys.apis) ---

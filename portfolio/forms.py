@@ -1,8 +1,13 @@
+import datetime
+
 from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from journeys.models import Journey
 from metrics.definitions import METRICS, Subject
 from portfolio.models import (
+    AuditAction,
     Component,
     KeyResult,
     Layer,
@@ -281,3 +286,54 @@ class LinkForm(forms.Form):
             f"Choose a {label.lower()} of this organization."
         )
         self.fields["target"].error_messages["required"] = f"Choose a {label.lower()}."
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters, for its page and its API alike (GET parameters)."""
+
+    action = forms.CharField(
+        required=False,
+        widget=forms.Select(choices=[("", "Any action"), *AuditAction.choices]),
+    )
+    actor = forms.CharField(
+        required=False,
+        max_length=254,
+        label="Actor email",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "name@example.com"}),
+    )
+    since = forms.CharField(
+        required=False,
+        help_text="A date or an ISO 8601 date-time; without an offset, in the organization's "
+        "time zone.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_action(self) -> str:
+        action = self.cleaned_data["action"].strip()
+        if action and action not in AuditAction.values:
+            raise forms.ValidationError(
+                f"'{action}' is not an audit action; use one of {', '.join(AuditAction.values)}."
+            )
+        return action
+
+    def clean_actor(self) -> str:
+        return self.cleaned_data["actor"].strip().lower()
+
+    def clean_since(self) -> datetime.datetime | None:
+        raw = self.cleaned_data["since"].strip()
+        if not raw:
+            return None
+        try:
+            value = parse_datetime(raw)
+            if value is None and (day := parse_date(raw)) is not None:
+                value = datetime.datetime.combine(day, datetime.time.min)
+        except ValueError:  # well-formed but impossible, such as 2026-02-30
+            value = None
+        if value is None:
+            raise forms.ValidationError(
+                f"'{raw}' is not a date or an ISO 8601 date-time; use 2026-07-01 or "
+                "2026-07-01T09:30:00Z."
+            )
+        # Without an offset: the current time zone, the organization's on its pages
+        # (TenantMiddleware) and in its API (AuditEventViewSet).
+        return timezone.make_aware(value) if timezone.is_naive(value) else value

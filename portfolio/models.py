@@ -432,3 +432,84 @@ class CheckIn(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.key_result_id} = {self.value} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- The security audit log -------------------------------------------------------
+
+
+class AuditAction(models.TextChoices):
+    """The closed vocabulary of the audit log (portfolio.audit.audit_record refuses others)."""
+
+    LOGIN = "login", "Signed in"
+    LOGIN_FAILED = "login.failed", "Failed sign-in"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    INVITATION_CREATED = "invitation.created", "Invitation created"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    REPORT_EXPORT_STARTED = "report.export_started", "Report export started"
+    REPORT_DOWNLOADED = "report.downloaded", "Report downloaded"
+    MODEL_EXPORTED = "model.exported", "Model exported"
+    ORG_EXPORTED = "org.exported", "Organization exported"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook secret rotated"
+
+
+class AuditEvent(OrgOwned):
+    """One security-relevant event in an organization, written by portfolio.audit only.
+
+    Append-only: the app role may insert and read these rows but neither update
+    nor delete them (portfolio.rls revokes both for every ``APPEND_ONLY`` model).
+    """
+
+    APPEND_ONLY = True
+
+    # Deleting an organization must still remove its log, but the app role may
+    # not delete audit rows: the database cascades instead (its referential
+    # actions run as the table's owner), so Django's collector never issues a
+    # DELETE on this table.
+    organization = models.ForeignKey(Organization, on_delete=models.DB_CASCADE, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    # One of AuditAction, checked by audit_record. Not a field ``choices``: a
+    # new action then needs no migration.
+    action = models.CharField(max_length=40)
+    # No database constraint and no action on delete: deleting a user must
+    # neither rewrite (update) nor remove the events they caused. The email is
+    # copied so the event still names them afterwards; pages show the copy.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_email = models.EmailField(blank=True)
+    # What the action was about, for people: "viewer@example.com", "token ci (tl_ab12…)".
+    target = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-at", "-id"], name="auditevent_org_at_idx"),
+            models.Index(
+                fields=["organization", "action", "-at"], name="auditevent_org_action_at_idx"
+            ),
+            models.Index(
+                fields=["organization", "actor_email", "-at"], name="auditevent_org_actor_at_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_email or 'system'} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def action_label(self) -> str:
+        try:
+            return AuditAction(self.action).label
+        except ValueError:
+            return self.action

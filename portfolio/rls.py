@@ -11,7 +11,9 @@ this state, idempotently:
   a member reads their own memberships (``throughline.user``), and an
   invitation or API token is readable by its secret's hash
   (``throughline.lookup``);
-- the app role may read and write every table but owns none.
+- the app role may read and write every table but owns none, and may only
+  insert into and read the tables of models marked ``APPEND_ONLY`` (the audit
+  log): no UPDATE or DELETE, whatever the policies admit.
 
 Deriving the policies from the models means a new tenant table is covered the
 day it is migrated; tests/portfolio/test_rls.py checks the catalog.
@@ -63,6 +65,11 @@ def tenant_tables(cursor) -> list[str]:
     return sorted(model_tables | {row[0] for row in cursor.fetchall()})
 
 
+def append_only_tables() -> list[str]:
+    """Tables of the models marked ``APPEND_ONLY``: the app role may not change their rows."""
+    return sorted(m._meta.db_table for m in apps.get_models() if getattr(m, "APPEND_ONLY", False))
+
+
 def apply(using: str = "migrator") -> None:
     app_role = database.roles().app
     with connections[using].cursor() as cursor:
@@ -98,6 +105,11 @@ def apply(using: str = "migrator") -> None:
             REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {role};
             """  # noqa: S608 - the role name is quoted by the backend
         )
+        for table in append_only_tables():
+            if table in existing:
+                # A referential cascade (deleting the organization) runs as the
+                # table's owner, so it still removes these rows.
+                cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {qn(table)} FROM {role}")
 
 
 def post_migrate(sender, using: str, **kwargs) -> None:

@@ -3,6 +3,10 @@
 Each function takes the organization explicitly and expects to run inside the
 organization's context (set by the interface that calls it: a request, a task
 or a command); ``organization_create`` sets the context for the new one.
+
+The member, invitation and token services record themselves in the audit log
+(portfolio.audit): they take the ``actor`` (None for the system) and, from a
+page or the API, the ``request`` whose address and user agent are kept.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from portfolio.audit import audit_record
 from portfolio.entities import entity_save, links_set, position_move, positions_renumber
 from portfolio.models import (
     DEFAULT_LAYERS,
     ApiToken,
+    AuditAction,
     Invitation,
     KeyResult,
     Layer,
@@ -37,12 +43,15 @@ from portfolio.models import (
     ObjectiveValueStream,
     Organization,
     Role,
+    quarter_validator,
     slug_validator,
     validate_time_zone,
 )
 from portfolio.tenancy import lookup_key, organization_context, set_transaction_context
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from journeys.models import Journey
     from streams.models import ValueStream
 
@@ -79,11 +88,17 @@ def user_get_or_create(*, email: str, password: str | None) -> tuple[AbstractBas
 
 @transaction.atomic
 def organization_create(
-    *, slug: str, name: str, admin: AbstractBaseUser, time_zone: str = "UTC"
+    *,
+    slug: str,
+    name: str,
+    admin: AbstractBaseUser,
+    time_zone: str = "UTC",
+    default_layers: bool = True,
 ) -> Organization:
     """Create an organization with ``admin`` as its first org admin.
 
-    Leaves the transaction acting for the new organization.
+    Leaves the transaction acting for the new organization. ``default_layers=False``
+    leaves it without layers, for a restore whose file brings its own (portfolio.org_io).
     """
     slug_validator(slug)
     validate_time_zone(time_zone)
@@ -96,7 +111,8 @@ def organization_create(
         raise ValidationError(f"The slug '{slug}' is taken.") from exc
     set_transaction_context(organization_id=org.pk, user_id=admin.pk)
     Membership.objects.create(organization=org, user=admin, role=Role.ADMIN)
-    layers_create_defaults(organization=org)
+    if default_layers:
+        layers_create_defaults(organization=org)
     return org
 
 
@@ -128,7 +144,12 @@ def _other_admins_exist(*, organization: Organization, excluding: Membership) ->
 
 @transaction.atomic
 def membership_change_role(
-    *, organization: Organization, membership: Membership, role: str
+    *,
+    organization: Organization,
+    membership: Membership,
+    role: str,
+    actor: AbstractBaseUser | None,
+    request: HttpRequest | None = None,
 ) -> Membership:
     """Change a member's role. The last admin can never be demoted."""
     if role not in Role.values:
@@ -146,14 +167,31 @@ def membership_change_role(
         and not _other_admins_exist(organization=organization, excluding=membership)
     ):
         raise ValidationError("The last admin cannot be demoted; make another member admin first.")
+    previous = membership.role
+    if previous == role:
+        return membership  # nothing changed, nothing to record
     membership.role = role
     membership.save(update_fields=["role"])
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.MEMBER_ROLE_CHANGED,
+        target=membership.user.email,
+        detail={"user_id": membership.user_id, "from": previous, "to": role},
+        request=request,
+    )
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, organization: Organization, membership: Membership) -> None:
-    """Remove a member. The last admin can never be removed."""
+def membership_remove(
+    *,
+    organization: Organization,
+    membership: Membership,
+    actor: AbstractBaseUser | None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Remove a member (and revoke their tokens). The last admin can never be removed."""
     list(
         Membership.objects.select_for_update()
         .filter(organization=organization, role=Role.ADMIN)
@@ -164,8 +202,16 @@ def membership_remove(*, organization: Organization, membership: Membership) -> 
         organization=organization, excluding=membership
     ):
         raise ValidationError("The last admin cannot be removed; make another member admin first.")
-    ApiToken.objects.filter(organization=organization, user_id=membership.user_id).update(
-        revoked_at=timezone.now()
+    revoked = ApiToken.objects.filter(
+        organization=organization, user_id=membership.user_id, revoked_at=None
+    ).update(revoked_at=timezone.now())
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.MEMBER_REMOVED,
+        target=membership.user.email,
+        detail={"user_id": membership.user_id, "role": membership.role, "tokens_revoked": revoked},
+        request=request,
     )
     membership.delete()
 
@@ -182,10 +228,19 @@ def invitation_url(token: str) -> str:
 
 @transaction.atomic
 def invitation_create(
-    *, organization: Organization, email: str, role: str, invited_by: AbstractBaseUser
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    actor: AbstractBaseUser | None,
+    request: HttpRequest | None = None,
 ) -> NewInvitation:
-    """Invite someone by email. The link is returned (shown to the admin once)
-    and mailed by a worker; pending invitations to the same email are replaced."""
+    """Invite someone by email on behalf of ``actor`` (the invitation's ``invited_by``).
+
+    The link is returned (shown to the admin once) and mailed by a worker;
+    pending invitations to the same email are replaced. The audit log never
+    holds the link.
+    """
     email = User.objects.normalize_email(email.strip())
     validate_email(email)
     if role not in Role.values:
@@ -193,7 +248,7 @@ def invitation_create(
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError(f"{email} is already a member.")
     now = timezone.now()
-    Invitation.objects.filter(
+    replaced = Invitation.objects.filter(
         organization=organization,
         email__iexact=email,
         accepted_at=None,
@@ -205,8 +260,16 @@ def invitation_create(
         email=email,
         role=role,
         token_hash=secret_hash(token),
-        invited_by=invited_by,
+        invited_by=actor if actor is not None and actor.is_authenticated else None,
         expires_at=now + INVITATION_LIFETIME,
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.INVITATION_CREATED,
+        target=email,
+        detail={"invitation_id": invitation.pk, "role": role, "replaced": replaced},
+        request=request,
     )
     from portfolio.tasks import invitation_send
 
@@ -216,10 +279,26 @@ def invitation_create(
 
 
 @transaction.atomic
-def invitation_revoke(*, organization: Organization, invitation: Invitation) -> None:
-    Invitation.objects.filter(organization=organization, pk=invitation.pk, accepted_at=None).update(
-        revoked_at=timezone.now()
-    )
+def invitation_revoke(
+    *,
+    organization: Organization,
+    invitation: Invitation,
+    actor: AbstractBaseUser | None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Revoke a pending invitation; revoking one already used or revoked changes nothing."""
+    revoked = Invitation.objects.filter(
+        organization=organization, pk=invitation.pk, accepted_at=None, revoked_at=None
+    ).update(revoked_at=timezone.now())
+    if revoked:
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action=AuditAction.INVITATION_REVOKED,
+            target=invitation.email,
+            detail={"invitation_id": invitation.pk, "role": invitation.role},
+            request=request,
+        )
 
 
 def invitation_by_token(token: str) -> Invitation | None:
@@ -235,8 +314,10 @@ def invitation_by_token(token: str) -> Invitation | None:
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
-    """Accept an invitation as ``user``, whose email must be the invited one."""
+def invitation_accept(
+    *, token: str, user: AbstractBaseUser, request: HttpRequest | None = None
+) -> Membership:
+    """Accept an invitation as ``user`` (the actor), whose email must be the invited one."""
     invitation = invitation_by_token(token)
     if invitation is None:
         raise ValidationError("This invitation is unknown, used, revoked or expired.")
@@ -245,24 +326,39 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
             f"This invitation is for {invitation.email}; you are signed in as {user.email}."
         )
     set_transaction_context(organization_id=invitation.organization_id, user_id=user.pk)
-    membership, _ = Membership.objects.get_or_create(
+    membership, created = Membership.objects.get_or_create(
         organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role}
     )
     Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
     membership.organization = invitation.organization
+    audit_record(
+        organization=invitation.organization,
+        actor=user,
+        action=AuditAction.INVITATION_ACCEPTED,
+        target=invitation.email,
+        detail={
+            "invitation_id": invitation.pk,
+            "role": membership.role,
+            "already_member": not created,
+        },
+        request=request,
+    )
     return membership
 
 
 @transaction.atomic
-def user_sign_up_and_accept(*, token: str, password: str) -> tuple[AbstractBaseUser, Membership]:
-    """Create the invited user with this password, then accept the invitation."""
+def user_sign_up_and_accept(
+    *, token: str, password: str, request: HttpRequest | None = None
+) -> tuple[AbstractBaseUser, Membership]:
+    """Create the invited user with this password, then accept the invitation as them
+    (the new user is the audit event's actor)."""
     invitation = invitation_by_token(token)
     if invitation is None:
         raise ValidationError("This invitation is unknown, used, revoked or expired.")
     if User.objects.filter(email__iexact=invitation.email).exists():
         raise ValidationError(f"{invitation.email} already has an account: sign in to accept.")
     user, _ = user_get_or_create(email=invitation.email, password=password)
-    return user, invitation_accept(token=token, user=user)
+    return user, invitation_accept(token=token, user=user, request=request)
 
 
 @dataclass(frozen=True)
@@ -272,8 +368,20 @@ class NewToken:
 
 
 @transaction.atomic
-def api_token_create(*, organization: Organization, user: AbstractBaseUser, name: str) -> NewToken:
-    """Create a token for ``user`` in ``organization``; the key is returned once."""
+def api_token_create(
+    *,
+    organization: Organization,
+    user: AbstractBaseUser,
+    name: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> NewToken:
+    """Create a token for ``user`` in ``organization``; the key is returned once.
+
+    ``actor`` defaults to ``user``: people create their own tokens (the page and
+    the API offer nothing else); whoever mints one for someone else names
+    themselves. The audit log keeps the key's visible prefix, never the key.
+    """
     name = name.strip()
     if not name:
         raise ValidationError("Give the token a name, such as the script that will use it.")
@@ -287,14 +395,39 @@ def api_token_create(*, organization: Organization, user: AbstractBaseUser, name
         prefix=key[:10],
         key_hash=secret_hash(key),
     )
+    audit_record(
+        organization=organization,
+        actor=user if actor is None else actor,
+        action=AuditAction.TOKEN_CREATED,
+        target=str(token),
+        detail={"token_id": token.pk, "user": user.email, "prefix": token.prefix},
+        request=request,
+    )
     return NewToken(token=token, key=key)
 
 
 @transaction.atomic
-def api_token_revoke(*, organization: Organization, token: ApiToken) -> None:
-    ApiToken.objects.filter(organization=organization, pk=token.pk, revoked_at=None).update(
-        revoked_at=timezone.now()
-    )
+def api_token_revoke(
+    *,
+    organization: Organization,
+    token: ApiToken,
+    actor: AbstractBaseUser | None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Revoke a token; revoking one already revoked changes nothing."""
+    revoked = ApiToken.objects.filter(
+        organization=organization, pk=token.pk, revoked_at=None
+    ).update(revoked_at=timezone.now())
+    if revoked:
+        owner = User.objects.filter(pk=token.user_id).values_list("email", flat=True).first()
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action=AuditAction.TOKEN_REVOKED,
+            target=str(token),
+            detail={"token_id": token.pk, "user": owner or "", "prefix": token.prefix},
+            request=request,
+        )
 
 
 def api_token_authenticate(key: str) -> ApiToken | None:
@@ -382,8 +515,13 @@ def objective_save(
     """Save an objective and replace the links given. When its quarter changes, its
     linked key results are measured again for the new quarter (unless ``refresh`` is
     False: an import measures everything it touched once, at its end)."""
-    from portfolio.okrs import key_result_readings_reset, key_results_current_refresh
+    from portfolio.okrs import key_result_readings_reset, key_results_current_refresh, quarter_dates
 
+    # The quarter's dates are computed for its progress and status: a quarter such as
+    # 0000-Q1, which the model's pattern lets through, has none. (A quarter the pattern
+    # refuses is reported by entity_save's validation, with the model's message.)
+    if quarter_validator.regex.search(objective.quarter or ""):
+        quarter_dates(objective.quarter)
     _check_no_cycle(objective, "parent", "objective")
     old_quarter = (
         Objective.objects.filter(pk=objective.pk).values_list("quarter", flat=True).first()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("audit/", views.audit_log, name="audit_log"),
     path("model/", model_views.model_page, name="model_io"),
     path("model/export.json", model_views.model_download, name="model_export"),
     *entity_views.urlpatterns(),

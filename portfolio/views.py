@@ -13,10 +13,12 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from portfolio import selectors, services
+from portfolio.audit import audit_events
 from portfolio.forms import (
+    AuditFilterForm,
     InvitationForm,
     OrganizationSettingsForm,
     RoleForm,
@@ -37,6 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"memberships": memberships})
 
 
+@require_GET
 @org_view()
 def org_home(request: HttpRequest) -> HttpResponse:
     org = request.organization
@@ -64,6 +67,7 @@ def _members_context(request: HttpRequest, **extra: object) -> dict:
     }
 
 
+@require_GET
 @org_view()
 def members(request: HttpRequest) -> HttpResponse:
     return render(request, "portfolio/members.html", _members_context(request))
@@ -80,7 +84,8 @@ def member_invite(request: HttpRequest) -> HttpResponse:
                 organization=request.organization,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
-                invited_by=request.user,
+                actor=request.user,
+                request=request,
             )
         except ValidationError as exc:
             form.add_error("email", exc)
@@ -113,6 +118,8 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
                 organization=request.organization,
                 membership=membership,
                 role=form.cleaned_data["role"],
+                actor=request.user,
+                request=request,
             )
         except ValidationError as exc:
             error = " ".join(exc.messages)
@@ -139,7 +146,12 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
         request, Membership.objects.select_related("user"), pk=membership_id
     )
     try:
-        services.membership_remove(organization=request.organization, membership=membership)
+        services.membership_remove(
+            organization=request.organization,
+            membership=membership,
+            actor=request.user,
+            request=request,
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -158,7 +170,12 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(Role.ADMIN)
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for_request(request, Invitation, pk=invitation_id)
-    services.invitation_revoke(organization=request.organization, invitation=invitation)
+    services.invitation_revoke(
+        organization=request.organization,
+        invitation=invitation,
+        actor=request.user,
+        request=request,
+    )
     messages.success(request, f"The invitation of {invitation.email} was revoked.")
     return redirect("members", org_slug=request.organization.slug)
 
@@ -191,6 +208,7 @@ def _tokens_context(request: HttpRequest, **extra: object) -> dict:
 NEW_TOKEN_SESSION_KEY = "new_api_token"  # noqa: S105 - a session key name
 
 
+@require_GET
 @org_view()
 def tokens(request: HttpRequest) -> HttpResponse:
     # A key just created is shown once: it waits in the session for this page
@@ -208,7 +226,11 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             new = services.api_token_create(
-                organization=request.organization, user=request.user, name=form.cleaned_data["name"]
+                organization=request.organization,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                actor=request.user,
+                request=request,
             )
         except ValidationError as exc:
             form.add_error("name", exc)
@@ -229,7 +251,9 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     if token.user_id != request.user.pk and request.membership.role != Role.ADMIN:
         messages.error(request, "Only the token's owner or an admin can revoke it.")
         return redirect("tokens", org_slug=request.organization.slug)
-    services.api_token_revoke(organization=request.organization, token=token)
+    services.api_token_revoke(
+        organization=request.organization, token=token, actor=request.user, request=request
+    )
     messages.success(request, f"Token “{token.name}” was revoked.")
     return redirect("tokens", org_slug=request.organization.slug)
 
@@ -243,14 +267,16 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.user.is_authenticated:
-                membership = services.invitation_accept(token=token, user=request.user)
+                membership = services.invitation_accept(
+                    token=token, user=request.user, request=request
+                )
             else:
                 form = SignUpForm(request.POST)
                 context["form"] = form
                 if not form.is_valid():
                     return render(request, "portfolio/invitation_accept.html", context, status=400)
                 user, membership = services.user_sign_up_and_accept(
-                    token=token, password=form.cleaned_data["password1"]
+                    token=token, password=form.cleaned_data["password1"], request=request
                 )
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         except ValidationError as exc:
@@ -261,3 +287,29 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     context["login_url"] = reverse("login") + "?next=" + request.path
     context["has_account"] = services.User.objects.filter(email__iexact=invitation.email).exists()
     return render(request, "portfolio/invitation_accept.html", context)
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@require_GET
+@org_view(Role.ADMIN)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The organization's audit log, newest first, filtered by action, actor and date."""
+    filters = AuditFilterForm(request.GET)
+    status = 200
+    if filters.is_valid():
+        f = filters.cleaned_data
+        events = audit_events(
+            organization=request.organization,
+            action=f["action"],
+            actor_email=f["actor"],
+            since=f["since"],
+        )
+        page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    else:
+        page = None
+        # htmx does not swap 4xx answers by default; the errors must show.
+        status = 200 if request.htmx else 400
+    template = "portfolio/audit.html#results" if request.htmx else "portfolio/audit.html"
+    return render(request, template, {"filters": filters, "page": page}, status=status)

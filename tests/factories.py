@@ -43,4 +43,4 @@ def invite(organization: Organization, email: str, *, by, role: str = Role.VIEWE
     from portfolio.services import invitation_create
 
     with organization_context(organization.pk):
-        return invitation_create(organization=organization, email=email, role=role, invited_by=by)
+        return invitation_create(organization=organization, email=email, role=role, actor=by)

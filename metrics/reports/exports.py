@@ -22,11 +22,13 @@ from metrics.reports.csv import report_csv
 from metrics.reports.data import quarterly_report_freeze, report_period
 from metrics.reports.pdf import report_pdf
 from metrics.reports.xlsx import report_xlsx
-from portfolio.models import Membership, Organization, Role
+from portfolio.audit import audit_record
+from portfolio.models import AuditAction, Membership, Organization, Role
 from portfolio.tenancy import organization_context
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +99,10 @@ def report_export_create(
     quarter: str,
     formats: Iterable[str] | None = None,
     recompute: bool = False,
+    request: HttpRequest | None = None,
 ) -> ReportExport:
-    """Record an export and queue its build for when the transaction commits.
+    """Record an export (and, in the audit log, who started it) and queue its build
+    for when the transaction commits.
 
     Raises ValidationError for a bad or future quarter or an unknown format, and
     PermissionDenied when someone other than an admin asks to recompute.
@@ -113,6 +117,19 @@ def report_export_create(
         formats=cleaned,
         recompute=recompute,
         requested_by=user if user is not None and user.is_authenticated else None,
+    )
+    audit_record(
+        organization=organization,
+        actor=user,
+        action=AuditAction.REPORT_EXPORT_STARTED,
+        target=f"{quarter} report",
+        detail={
+            "export_id": export.pk,
+            "quarter": quarter,
+            "formats": cleaned,
+            "recompute": recompute,
+        },
+        request=request,
     )
     from metrics.tasks import report_export_build
 
@@ -149,6 +166,29 @@ def report_file_get(*, organization: Organization, export: ReportExport, fmt: st
     if export.status != ExportStatus.DONE:
         raise ReportFile.DoesNotExist(f"the export is {export.status}")
     return ReportFile.objects.get(organization=organization, export=export, format=fmt)
+
+
+@transaction.atomic
+def report_file_download(
+    *,
+    organization: Organization,
+    export: ReportExport,
+    fmt: str,
+    actor: AbstractBaseUser | None,
+    request: HttpRequest | None = None,
+) -> ReportFile:
+    """The stored file of a finished export, for ``actor`` to take away: the
+    download is recorded in the audit log. ReportFile.DoesNotExist when there is none."""
+    file = report_file_get(organization=organization, export=export, fmt=fmt)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.REPORT_DOWNLOADED,
+        target=file.filename,
+        detail={"export_id": export.pk, "quarter": export.quarter, "format": fmt},
+        request=request,
+    )
+    return file
 
 
 # --- The worker's side -------------------------------------------------------------

@@ -108,8 +108,9 @@ def test_the_last_admin_can_be_neither_demoted_nor_removed(tenant_a):
             organization=tenant_a.org,
             membership=membership(tenant_a.org, tenant_a.editor),
             role=Role.ADMIN,
+            actor=tenant_a.admin,
         )
-        membership_remove(organization=tenant_a.org, membership=admin)
+        membership_remove(organization=tenant_a.org, membership=admin, actor=tenant_a.admin)
     assert role_of(tenant_a.org, tenant_a.admin) is None
 
 

@@ -14,8 +14,9 @@ from django.core.management.base import CommandError
 from metrics.models import ReportFormat
 from metrics.reports.data import quarterly_report_freeze
 from metrics.reports.exports import report_render
+from portfolio.audit import audit_record
 from portfolio.management.base import OrgCommand
-from portfolio.models import Organization
+from portfolio.models import AuditAction, Organization
 
 
 class Command(OrgCommand):
@@ -52,8 +53,26 @@ class Command(OrgCommand):
             )
         except ValidationError as exc:
             raise CommandError(f"--quarter: {' '.join(exc.messages)}") from exc
-        _, content = report_render(report=report, fmt=options["format"])
+        fmt = options["format"]
+        filename, content = report_render(report=report, fmt=fmt)
         _write_atomically(path, content)
+        # The command builds the file and hands it over at once: the audit log gets
+        # both of the page's events, by the system (no user runs a command).
+        detail = {"quarter": report.quarter, "via": "command"}
+        audit_record(
+            organization=organization,
+            actor=None,
+            action=AuditAction.REPORT_EXPORT_STARTED,
+            target=f"{report.quarter} report",
+            detail={**detail, "formats": [fmt], "recompute": options["recompute"]},
+        )
+        audit_record(
+            organization=organization,
+            actor=None,
+            action=AuditAction.REPORT_DOWNLOADED,
+            target=filename,
+            detail={**detail, "format": fmt, "output": str(path.resolve())},
+        )
         state = "to date, not frozen yet" if report.in_progress else "frozen"
         self.stdout.write(
             f"wrote {path} ({len(content):,} bytes): {organization.slug} {report.quarter}, "
