@@ -395,3 +395,154 @@ class EventUpload(OrgOwned):
 
 
 UPLOAD_FINISHED = frozenset({UploadStatus.DONE, UploadStatus.REJECTED, UploadStatus.FAILED})
+
+
+# --- Webhooks (streams.webhooks): GitHub and Jira deliveries feeding the events above ---
+
+
+class WebhookProvider(models.TextChoices):
+    GITHUB = "github", "GitHub"
+    JIRA = "jira", "Jira"
+
+
+class WebhookEndpoint(OrgOwned):
+    """One provider's webhook endpoint of an organization: its shared secret.
+
+    The secret is kept as is (not hashed): every delivery's HMAC-SHA256 is
+    computed with it. It is shown once, when rotated, and never again.
+    """
+
+    provider = models.CharField(max_length=10, choices=WebhookProvider.choices)
+    secret = models.CharField(max_length=100)
+    rotated_at = models.DateTimeField()
+    rotated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["provider"]
+        constraints = [org_unique("provider", name="webhookendpoint_org_provider_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} webhook"
+
+
+class WebhookRoute(OrgOwned):
+    """Deliveries about one source (a GitHub repository ``owner/name``, a Jira
+    project key) feed one value stream."""
+
+    provider = models.CharField(max_length=10, choices=WebhookProvider.choices)
+    source = models.CharField(max_length=200)
+    value_stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, related_name="webhook_routes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider", "source"]
+        constraints = [
+            # GitHub names and Jira keys are both case-insensitive.
+            models.UniqueConstraint(
+                "organization", "provider", Lower("source"), name="webhookroute_org_source_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.source} → {self.value_stream_id}"
+
+
+class DeliveryOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"  # the delivery changed events
+    UNCHANGED = "unchanged", "Unchanged"  # valid, but every fact in it was already known
+    IGNORED = "ignored", "Ignored"  # nothing to ingest (a ping, an unrouted repository...)
+    REJECTED = "rejected", "Rejected"  # stale or not ingestible; a redelivery is tried again
+
+
+class WebhookDelivery(OrgOwned):
+    """The log of received deliveries: what makes a replayed delivery id a duplicate."""
+
+    provider = models.CharField(max_length=10, choices=WebhookProvider.choices)
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=DeliveryOutcome.choices)
+    status_code = models.PositiveSmallIntegerField()
+    message = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            org_unique("provider", "delivery_id", name="webhookdelivery_org_delivery_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "-received_at"], name="webhookdelivery_received_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} delivery {self.delivery_id} ({self.outcome})"
+
+
+class WebhookItem(OrgOwned):
+    """The winning version of a flow item's attributes among the deliveries about it.
+
+    Attributes are last-writer-wins by the payload's own ``updated_at``, not by
+    arrival, so deliveries applied in any order leave the same item.
+    """
+
+    provider = models.CharField(max_length=10, choices=WebhookProvider.choices)
+    key = models.CharField(max_length=200)  # the flow item's key
+    updated_at = models.DateTimeField()
+    type = models.CharField(max_length=10, choices=FlowType.choices)
+    title = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [org_unique("provider", "key", name="webhookitem_org_key_uniq")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WebhookPullRequest(OrgOwned):
+    """A GitHub pull request into the default branch: a change once merged and shipped."""
+
+    repository = models.CharField(max_length=200)  # owner/name, as GitHub spells it
+    number = models.PositiveIntegerField()
+    opened_at = models.DateTimeField()  # stands for the first commit's time (docs/webhooks.md)
+    merged_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            org_unique("repository", "number", name="webhookpullrequest_org_number_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository}#{self.number}"
+
+
+class WebhookDeployment(OrgOwned):
+    """A GitHub deployment and its final status (the latest success or failure)."""
+
+    repository = models.CharField(max_length=200)  # owner/name, as GitHub spells it
+    deployment_id = models.BigIntegerField()
+    environment = models.CharField(max_length=100)
+    created_at = models.DateTimeField()  # when the deployment (of a ref) was requested
+    status = models.CharField(max_length=10, choices=DeploymentStatus.choices)
+    status_id = models.BigIntegerField()
+    status_at = models.DateTimeField()  # when that final status was set: deployed_at
+
+    class Meta:
+        constraints = [
+            org_unique("repository", "deployment_id", name="webhookdeployment_org_id_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "repository", "status_at"],
+                name="webhookdeployment_repo_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository} deployment {self.deployment_id}"

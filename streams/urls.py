@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portfolio import okr_views
-from streams import dashboard_views, template_views, upload_views, views
+from streams import dashboard_views, template_views, upload_views, views, webhook_views
 
 urlpatterns = [
     path("", views.stream_list, name="stream_list"),
@@ -10,6 +10,16 @@ urlpatterns = [
     path("overview/", dashboard_views.stream_overview, name="stream_overview"),
     path("import/", upload_views.upload_page, name="event_import"),
     path("import/<int:upload_id>/", upload_views.upload_detail, name="event_upload"),
+    path("webhooks/", webhook_views.webhooks_page, name="webhooks"),
+    path(
+        "webhooks/secret/", webhook_views.webhook_secret_rotate_view, name="webhook_secret_rotate"
+    ),
+    path("webhooks/routes/", webhook_views.webhook_route_add, name="webhook_route_add"),
+    path(
+        "webhooks/routes/<int:webhook_route_id>/delete/",
+        webhook_views.webhook_route_remove,
+        name="webhook_route_delete",
+    ),
     path("<int:value_stream_id>/", views.stream_detail, name="stream_detail"),
     path("<int:value_stream_id>/map/", views.stream_map, name="stream_map"),
     path(

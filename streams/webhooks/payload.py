@@ -1,0 +1,87 @@
+"""Reading fields of a delivery's JSON with errors that name the field and what was expected."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.models import FlowType
+from streams.webhooks.apply import DeliveryRejected
+
+_MISSING = object()
+
+
+def field(payload: Any, path: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
+    """The value at a dotted ``path`` of the payload, checked to be of ``kind``.
+
+    A missing (or null) optional field answers None; a missing required one, or a
+    value of the wrong kind, rejects the delivery naming the path.
+    """
+    value: Any = payload
+    for part in path.split("."):
+        value = value.get(part, _MISSING) if isinstance(value, dict) else _MISSING
+        if value is _MISSING or value is None:
+            if required:
+                raise DeliveryRejected(f"payload field '{path}' is missing; expected {_name(kind)}")
+            return None
+    # JSON has no bool/int distinction worth trusting: true is not a number here.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, (int,))):
+        raise DeliveryRejected(
+            f"payload field '{path}' is {type(value).__name__}; expected {_name(kind)}"
+        )
+    return value
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", dict: "an object", list: "a list", bool: "a bool"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def time_field(payload: Any, path: str, *, required: bool = True) -> datetime | None:
+    """An ISO 8601 time with a UTC offset (GitHub: ``2019-05-15T15:20:18Z``; Jira:
+    ``2026-07-01T09:30:00.000+0000``)."""
+    raw = field(payload, path, str, required=required)
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise DeliveryRejected(
+            f"payload field '{path}' is '{raw[:40]}'; expected an ISO 8601 time with a UTC "
+            "offset, e.g. 2026-07-01T09:30:00Z"
+        )
+    return at.astimezone(UTC)
+
+
+def epoch_ms_field(payload: Any, path: str) -> datetime:
+    """A time in milliseconds since the epoch (Jira's ``timestamp``)."""
+    value = field(payload, path, int)
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise DeliveryRejected(
+            f"payload field '{path}' is {value}; expected milliseconds since 1970-01-01"
+        ) from exc
+
+
+# Words of a label or an issue type, and the flow item type they make
+# (DOMAIN.md "Flow Framework"). Checked in this order: a "security bug" is a risk.
+FLOW_TYPE_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    (FlowType.RISK, frozenset({"security", "vulnerability", "risk", "compliance", "cve"})),
+    (FlowType.DEFECT, frozenset({"bug", "defect", "incident", "regression"})),
+    (FlowType.DEBT, frozenset({"debt", "refactor", "refactoring", "techdebt"})),
+)
+
+
+def flow_type(names: list[str]) -> str:
+    """The flow item type of a work item from its labels and issue type: risk,
+    defect or debt when a word of one names it, else feature."""
+    words = {w for name in names for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    for flow, vocabulary in FLOW_TYPE_WORDS:
+        if words & vocabulary:
+            return flow
+    return FlowType.FEATURE
