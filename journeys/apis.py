@@ -32,6 +32,7 @@ from journeys.services import (
     touchpoint_delete,
     touchpoint_save,
 )
+from portfolio.api_input import ApiModelSerializer
 from portfolio.apis import OrgRelatedField
 from portfolio.entity_apis import EntityViewSet, ReorderSerializer, apply
 from portfolio.models import Component, Product
@@ -41,7 +42,7 @@ from streams.models import Stage
 FLAG_NAMES = {"is_entry": "entry", "is_work_start": "work_start", "is_conversion": "conversion"}
 
 
-class JourneySerializer(serializers.ModelSerializer):
+class JourneySerializer(ApiModelSerializer):
     product = OrgRelatedField(Product, required=False, allow_null=True)
     stages = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="slug", help_text="Its stages' slugs, in order."
@@ -65,7 +66,7 @@ def _flag(help_text: str, source: str) -> serializers.BooleanField:
     return serializers.BooleanField(source=source, required=False, help_text=help_text)
 
 
-class JourneyStageSerializer(serializers.ModelSerializer):
+class JourneyStageSerializer(ApiModelSerializer):
     journey = OrgRelatedField(Journey)
     entry = _flag("The journey's entry stage (default: the first).", "is_entry")
     work_start = _flag("The stage where work starts (default: the second).", "is_work_start")
@@ -205,7 +206,7 @@ class JourneyStageViewSet(EntityViewSet):
         journey_stage_delete(organization=self.organization, stage=instance)
 
 
-class TouchpointSerializer(serializers.ModelSerializer):
+class TouchpointSerializer(ApiModelSerializer):
     journey = OrgRelatedField(Journey, read_only=True, help_text="The stage's journey's slug.")
     stage = OrgRelatedField(
         JourneyStage,

@@ -74,6 +74,9 @@ class Period:
         return (self.date_to - self.date_from).days + 1
 
 
+DATE_RANGE_MIN, DATE_RANGE_MAX = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
 def parse_date_range(date_from: str | None, date_to: str | None) -> tuple[dt.date, dt.date]:
     """Both dates of a ``from..to`` range as typed by a user; ValidationError names the bad one."""
     dates = []
@@ -84,9 +87,16 @@ def parse_date_range(date_from: str | None, date_to: str | None) -> tuple[dt.dat
             # fromisoformat alone would also take "20260701"; the contract says YYYY-MM-DD.
             if len(raw) != 10:
                 raise ValueError(raw)
-            dates.append(dt.date.fromisoformat(raw))
+            day = dt.date.fromisoformat(raw)
         except ValueError:
             raise ValidationError(f"{name}: '{raw}' is not a date; expected YYYY-MM-DD") from None
+        # A period's instants must exist in every time zone (there is no year 0 or
+        # 10000), and a range of millennia would be a day-by-day series of millions.
+        if not DATE_RANGE_MIN <= day <= DATE_RANGE_MAX:
+            raise ValidationError(
+                f"{name}: {raw} is outside the years {DATE_RANGE_MIN.year} to {DATE_RANGE_MAX.year}"
+            )
+        dates.append(day)
     if dates[1] < dates[0]:
         raise ValidationError(f"to: {date_to} is before from: {date_from}")
     return dates[0], dates[1]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
-from rest_framework.permissions import SAFE_METHODS
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -30,6 +32,8 @@ class ValidationErrorScheme(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict:
         messages = {"type": "array", "items": {"type": "string"}}
+        # A body that cannot be parsed at all (bad JSON, a NUL character) is one message.
+        detail = {"oneOf": [{"type": "string"}, messages]}
         return {
             "type": "object",
             "description": (
@@ -38,7 +42,7 @@ class ValidationErrorScheme(OpenApiSerializerExtension):
                 "holds its messages; a nested field (an object's key, a list's index) "
                 "holds an object of the same shape."
             ),
-            "properties": {"detail": messages, "non_field_errors": messages},
+            "properties": {"detail": detail, "non_field_errors": messages},
             "additionalProperties": {"oneOf": [messages, {"type": "object"}]},
             "example": {"team": ["'claims-team' is not a team."]},
         }
@@ -52,22 +56,30 @@ class OrgAPISchema(AutoSchema):
         "403": "The caller's role may not do this (viewers read; editors and admins write).",
         "404": "No such organization (or the caller is not a member), or no such object in it.",
     }
+    # Answered before a body is parsed (portfolio.request_limits, DRF's negotiation).
+    body_errors: ClassVar[dict[str, str]] = {
+        "413": "The body is over the size limit (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+        "415": "The body is not JSON (Content-Type: application/json).",
+    }
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict | None:
         operation = super().get_operation(*args, **kwargs)
         if operation is None or "{org_slug}" not in self.path:
             return operation
         responses = operation.setdefault("responses", {})
-        listing = getattr(self.view, "action", None) == "list"
-        if self.method not in SAFE_METHODS or listing:
-            responses.setdefault(
-                "400",
-                self._error(
-                    ValidationErrorSerializer,
-                    "Invalid input (or a filter value); nothing was changed.",
-                ),
-            )
-        for code, description in self.errors.items():
+        # Every operation validates its query string (portfolio.api_input: no NUL
+        # characters) besides its filters and body.
+        responses.setdefault(
+            "400",
+            self._error(
+                ValidationErrorSerializer,
+                "Invalid input (a body, a filter or a query parameter); nothing was changed.",
+            ),
+        )
+        errors = dict(self.errors)
+        if "requestBody" in operation:
+            errors.update(self.body_errors)
+        for code, description in errors.items():
             responses.setdefault(code, self._error(ErrorSerializer, description))
         return operation
 
@@ -77,3 +89,18 @@ class OrgAPISchema(AutoSchema):
             "content": {"application/json": {"schema": component.ref}},
             "description": description,
         }
+
+
+class ReadNullableFloatField(serializers.FloatField):
+    """A number a client must give, which a stored row may lack: a check-in's value is
+    required from people, while a worker's measurement of an undefined metric is null."""
+
+
+class ReadNullableFloatFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = ReadNullableFloatField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict:
+        schema: dict[str, Any] = {"type": "number", "format": "double"}
+        if direction == "response":
+            schema["nullable"] = True
+        return schema

@@ -29,6 +29,8 @@ from rest_framework.response import Response
 from journeys.models import Journey
 from metrics.definitions import METRICS
 from metrics.engine import ROUND_DIGITS
+from portfolio.api_input import ApiModelSerializer, ApiSerializer
+from portfolio.api_schema import ReadNullableFloatField
 from portfolio.apis import (
     OrgRelatedField,
     OrgScopedAPIMixin,
@@ -100,7 +102,7 @@ class HistoryRecordSerializer(serializers.Serializer):
     )
 
 
-class ReorderSerializer(serializers.Serializer):
+class ReorderSerializer(ApiSerializer):
     order = serializers.ListField(
         child=serializers.IntegerField(),
         help_text="The ids of all the items, each exactly once, in their new order.",
@@ -221,7 +223,7 @@ class EntityViewSet(OrgScopedAPIMixin, viewsets.ModelViewSet):
 # --- The portfolio -------------------------------------------------------------------
 
 
-class LayerSerializer(serializers.ModelSerializer):
+class LayerSerializer(ApiModelSerializer):
     class Meta:
         model = Layer
         fields = ["id", "name", "position"]
@@ -263,7 +265,7 @@ class LayerViewSet(EntityViewSet):
         )
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ApiModelSerializer):
     class Meta:
         model = Team
         fields = ["id", "slug", "name"]
@@ -281,7 +283,7 @@ class TeamViewSet(EntityViewSet):
         return entity_save(apply(instance or Team(), data), organization=self.organization)
 
 
-class ProductFamilySerializer(serializers.ModelSerializer):
+class ProductFamilySerializer(ApiModelSerializer):
     products = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="slug", help_text="Its products' slugs."
     )
@@ -308,7 +310,7 @@ class ProductFamilyViewSet(EntityViewSet):
         return entity_save(apply(instance or ProductFamily(), data), organization=self.organization)
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(ApiModelSerializer):
     family = OrgRelatedField(ProductFamily)
     layer = OrgRelatedField(Layer, keys=("name",))
 
@@ -338,7 +340,7 @@ class ProductViewSet(EntityViewSet):
         return entity_save(apply(instance or Product(), data), organization=self.organization)
 
 
-class ComponentSerializer(serializers.ModelSerializer):
+class ComponentSerializer(ApiModelSerializer):
     layer = OrgRelatedField(Layer, keys=("name",))
     team = OrgRelatedField(Team)
     product = OrgRelatedField(Product, required=False, allow_null=True)
@@ -402,7 +404,7 @@ class ProgressFields(serializers.Serializer):
         return okr_status(obj.progress, elapsed[quarter]).value
 
 
-class ObjectiveSerializer(ProgressFields, serializers.ModelSerializer):
+class ObjectiveSerializer(ProgressFields, ApiModelSerializer):
     parent = OrgRelatedField(Objective, required=False, allow_null=True)
     owner_email = OwnerEmailField()
     value_streams = OrgRelatedField(ValueStream, many=True, required=False)
@@ -468,7 +470,7 @@ class ObjectiveViewSet(EntityViewSet):
         )
 
 
-class MetricSerializer(serializers.Serializer):
+class MetricSerializer(ApiSerializer):
     value_stream = OrgRelatedField(ValueStream, required=False, allow_null=True)
     journey = OrgRelatedField(Journey, required=False, allow_null=True)
     key = serializers.ChoiceField(
@@ -510,7 +512,7 @@ class MetricField(serializers.Field):
         }
 
 
-class KeyResultSerializer(ProgressFields, serializers.ModelSerializer):
+class KeyResultSerializer(ProgressFields, ApiModelSerializer):
     objective = OrgRelatedField(Objective)
     metric = MetricField(required=False)
     current = serializers.FloatField(
@@ -571,7 +573,7 @@ class KeyResultViewSet(EntityViewSet):
             )
 
 
-class CheckInSerializer(serializers.ModelSerializer):
+class CheckInSerializer(ApiModelSerializer):
     key_result = OrgRelatedField(
         KeyResult,
         keys=("objective__slug", "slug"),
@@ -581,7 +583,9 @@ class CheckInSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(
         slug_field="email", read_only=True, allow_null=True, help_text="Null for a measurement."
     )
-    value = serializers.FloatField(allow_null=False)
+    value = ReadNullableFloatField(
+        help_text="The value checked in; null for a measurement of an undefined metric."
+    )
 
     class Meta:
         model = CheckIn

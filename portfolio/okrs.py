@@ -55,7 +55,8 @@ from django.utils import timezone
 
 from portfolio.models import CheckIn, CheckInSource, KeyResult, Objective, Organization
 
-QUARTER_RE = re.compile(r"(\d{4})-Q([1-4])")
+# The years portfolio.models.quarter_validator accepts.
+QUARTER_RE = re.compile(r"((?:19|2\d)\d\d)-Q([1-4])")
 
 # Status thresholds: how far (in progress points, 0..1) behind the elapsed share
 # of the quarter a key result or objective may be and still be on track / at risk.
@@ -85,7 +86,7 @@ class Status(StrEnum):
 def quarter_dates(quarter: str) -> tuple[dt.date, dt.date]:
     """The first and last day of a quarter such as ``2026-Q3``."""
     match = QUARTER_RE.fullmatch(quarter or "")
-    if match is None or match[1] == "0000":
+    if match is None:
         raise ValidationError({"quarter": f"'{quarter}' is not a quarter such as 2026-Q3."})
     year, q = int(match[1]), int(match[2])
     start = dt.date(year, 3 * q - 2, 1)

@@ -18,6 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portfolio.api_input import ApiModelSerializer, BooleanFilter
 from portfolio.apis import OrgRelatedField, OwnerEmailField
 from portfolio.entity_apis import EntityViewSet, ReorderSerializer, apply, errors_under
 from portfolio.models import Component
@@ -49,7 +50,7 @@ class StatusMapField(serializers.DictField):
         return {m.tool_status: m.category for m in instance.status_mappings.all()}
 
 
-class ValueStreamSerializer(serializers.ModelSerializer):
+class ValueStreamSerializer(ApiModelSerializer):
     parent = OrgRelatedField(ValueStream, required=False, allow_null=True)
     owner_email = OwnerEmailField()
     status_map = StatusMapField(required=False)
@@ -76,7 +77,7 @@ class ValueStreamSerializer(serializers.ModelSerializer):
 class ValueStreamFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=StreamKind.choices)
     parent = filters.CharFilter(field_name="parent__slug", label="Parent value stream slug")
-    root = filters.BooleanFilter(
+    root = BooleanFilter(
         field_name="parent", lookup_expr="isnull", label="Only the streams with no parent"
     )
     search = filters.CharFilter(method="filter_search", label="Part of the name or slug")
@@ -85,7 +86,7 @@ class ValueStreamFilter(filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
 
 
-class StageSerializer(serializers.ModelSerializer):
+class StageSerializer(ApiModelSerializer):
     value_stream = OrgRelatedField(ValueStream)
     components = OrgRelatedField(Component, many=True, required=False)
 
