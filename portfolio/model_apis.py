@@ -11,12 +11,13 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portfolio import api_input
 from portfolio.apis import OrgScopedAPIMixin
+from portfolio.audit import audit_record
 from portfolio.model_io import (
     KINDS,
     MAX_FILE_BYTES,
@@ -25,12 +26,14 @@ from portfolio.model_io import (
     model_import,
     model_parse,
 )
-from portfolio.models import Role
+from portfolio.models import AuditAction, Role
 
 
-class RawJSONParser(BaseParser):
+class RawJSONParser(api_input.JSONParser):
     """Hands the body over unparsed (at most one byte over the limit), so that the
-    API reports bad JSON exactly as the command and the page do."""
+    API reports bad JSON exactly as the command and the page do (model_parse; NUL
+    characters included). An ``api_input.JSONParser``, so the schema documents the
+    body as the API's JSON (SPECTACULAR_SETTINGS' PARSER_WHITELIST)."""
 
     media_type = "application/json"
 
@@ -83,7 +86,16 @@ class ModelAPI(OrgScopedAPIMixin, APIView):
         responses={200: OpenApiTypes.OBJECT, 403: _FORBIDDEN, 404: _NOT_FOUND},
     )
     def get(self, request: Request, org_slug: str) -> Response:
-        return Response(model_export(organization=self.organization))
+        model = model_export(organization=self.organization)
+        audit_record(
+            organization=self.organization,
+            actor=request.user,
+            action=AuditAction.MODEL_EXPORTED,
+            target=f"{self.organization.slug}-model.json",
+            detail={"via": "api"},
+            request=request,
+        )
+        return Response(model)
 
     @extend_schema(
         summary="Import the model (admins)",
@@ -98,12 +110,16 @@ class ModelAPI(OrgScopedAPIMixin, APIView):
             400: OpenApiResponse(_ERRORS, description="Rejected; nothing was imported."),
             403: _FORBIDDEN,
             404: _NOT_FOUND,
+            413: OpenApiResponse(description="The body is over 5 MB; nothing was imported."),
+            415: OpenApiResponse(description="The body is not application/json."),
         },
     )
     def post(self, request: Request, org_slug: str) -> Response:
         raw = request.data
         if isinstance(raw, bytes) and len(raw) > MAX_FILE_BYTES:
-            return _errors([f"the body is over the limit of {MAX_FILE_BYTES // 1024 // 1024} MB"])
+            # The parser stopped one byte over the limit: the size is a lower bound.
+            detail = f"The body is over the limit of {MAX_FILE_BYTES // 1024 // 1024} MB."
+            return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         if not isinstance(raw, bytes) or not raw.strip():
             return _errors(["the body is empty; send the model JSON"])
         try:

@@ -82,6 +82,7 @@ from portfolio.models import (
 )
 from portfolio.okrs import key_results_current_refresh
 from portfolio.services import key_result_save, layer_save, layers_reorder, objective_save
+from portfolio.text_input import JSON_FILE, InputRefused, text_check
 from streams.models import Stage, StageComponent, StateCategory, StatusMapping, ValueStream
 from streams.services import (
     stage_add,
@@ -118,6 +119,7 @@ KINDS = (
     "objectives",
     "key_results",
 )
+NUL_MESSAGE = "contains a NUL character"
 # File key -> JourneyStage flag field.
 FLAG_KEYS = {"entry": "is_entry", "work_start": "is_work_start", "conversion": "is_conversion"}
 
@@ -351,11 +353,11 @@ def model_parse(raw: bytes | str) -> dict[str, Any]:
     """Decode and parse a model file, or refuse it with one message."""
     if isinstance(raw, bytes):
         try:
-            raw = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ModelImportError(
-                [f"the file is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"]
-            ) from exc
+            text_check(name="the file", chunks=[raw], fmt=JSON_FILE)
+        except InputRefused as exc:
+            # The file's other errors read "path: message", without a full stop.
+            raise ModelImportError([str(exc.message).removesuffix(".")]) from exc
+        raw = raw.decode("utf-8-sig")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -501,6 +503,10 @@ class _Checker:
         if not isinstance(value, str):
             self.error(path, f"expected a string, got {_describe(value)}")
             return False
+        if "\x00" in value:
+            # JSON may escape one (\u0000); PostgreSQL text cannot hold it.
+            self.error(path, NUL_MESSAGE)
+            return False
         model_field = model._meta.get_field(name)
         choices = [str(choice) for choice, _label in model_field.choices or []]
         if choices and value not in choices:
@@ -581,6 +587,8 @@ class _Checker:
         for i, item in enumerate(self._list(path, value)):
             if not isinstance(item, str):
                 self.error(f"{path}[{i}]", f"expected a string, got {_describe(item)}")
+            elif "\x00" in item:
+                self.error(f"{path}[{i}]", NUL_MESSAGE)
 
     def _bool(self, path: str, value: object) -> bool:
         if not isinstance(value, bool):

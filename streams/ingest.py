@@ -521,6 +521,21 @@ def _header_order(
     return [header.index(c) for c in kind.columns]
 
 
+def events_header_check(*, kind: str, line: str) -> None:
+    """Raise ``ImportRejected`` (``line 1: ...``) unless ``line``, a CSV file's first
+    line, is the header of ``kind``: the upload page refuses such a file at once.
+
+    A header that is not one CSV line by itself (a quoted line break) is left
+    to the import, which reads it whole.
+    """
+    line = line.rstrip("\r\n")
+    if line.count('"') % 2:
+        return
+    errors: list[tuple[int, str]] = []
+    if _header_order(next(csv.reader([line])), KINDS[kind], errors) is None:
+        raise ImportRejected([message for _, message in errors])
+
+
 def _csv_rows(stream: Iterable[str], kind: _Kind, errors: list[tuple[int, str]]) -> Iterator:
     """(line, values in ``kind.columns`` order) per well-formed record; others to ``errors``."""
     reader = csv.reader(stream)

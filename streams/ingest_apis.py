@@ -7,18 +7,21 @@ rule: the fields are the CSV columns, and one bad object rejects the list.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from journeys.models import JourneyEventType
+from portfolio import api_input
 from portfolio.apis import OrgScopedAPIMixin
 from portfolio.models import Role
+from portfolio.text_input import JSON_BODY, InputRefused, text_check
 from streams.ingest import KINDS, ImportRejected, events_import
 from streams.models import DeploymentStatus, FlowType
 
@@ -128,15 +131,46 @@ _ERRORS = inline_serializer(
 )
 
 
+class EventsJSONParser(api_input.JSONParser):
+    """A JSON body that passes the file checks (portfolio.text_input), BOM or not.
+
+    The body is read whole: ``RequestLimitsMiddleware`` has refused one over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` by its length before this runs. A NUL
+    character escaped in a value is the import's to report, by item and field
+    (``streams.ingest``), like every other bad value.
+    """
+
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+    ) -> Any:
+        raw = stream.read()
+        try:
+            text_check(name="the body", chunks=[raw], fmt=JSON_BODY)
+        except InputRefused as exc:
+            raise ParseError(str(exc.message).removesuffix(".")) from exc
+        try:
+            return json.loads(raw.decode("utf-8-sig"))
+        except json.JSONDecodeError as exc:
+            raise ParseError(
+                f"the body is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from exc
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"the body is not valid JSON: {exc}") from exc
+
+
 class EventImportAPI(OrgScopedAPIMixin, APIView):
     """Upsert one kind of events by key; all or nothing (editors and admins)."""
 
     kind: ClassVar[str]
     write_role = Role.EDITOR
-    parser_classes = [JSONParser]
+    parser_classes = [EventsJSONParser]
 
     def post(self, request: Request, org_slug: str) -> Response:
-        rows = request.data
+        try:
+            rows = request.data
+        except ParseError as exc:
+            # A body that is no JSON list at all is reported as the list's problems are.
+            return Response({"errors": [str(exc.detail)]}, status=status.HTTP_400_BAD_REQUEST)
         if not isinstance(rows, list):
             fields = ", ".join(KINDS[self.kind].columns)
             errors = [f"the body must be a JSON list of objects with the fields {fields}"]
@@ -167,7 +201,8 @@ def _import_api(kind: str) -> type[EventImportAPI]:
             f"A JSON list of objects with the fields {columns} (CONTRACT.md, Event CSVs), "
             "upserted by key; importing the same list twice changes nothing. One bad object "
             "rejects the whole list, and every problem is listed as 'item N: reason' "
-            "(objects numbered from 1)."
+            "(objects numbered from 1). A body that is not a UTF-8 JSON list (a byte order "
+            "mark is fine) is refused with one error naming its line."
         ),
         request=_event_serializer(kind),
         responses={
@@ -175,6 +210,8 @@ def _import_api(kind: str) -> type[EventImportAPI]:
             400: OpenApiResponse(_ERRORS, description="Rejected; nothing was written"),
             403: OpenApiResponse(description="Viewers may not import"),
             404: OpenApiResponse(description="No such organization"),
+            413: OpenApiResponse(description="The body is over DATA_UPLOAD_MAX_MEMORY_SIZE"),
+            415: OpenApiResponse(description="The body is not application/json"),
         },
     )
     name = "".join(part.title() for part in kind.split("_"))

@@ -8,13 +8,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portfolio.models import Role
 from portfolio.tenancy import get_for_request, org_view
+from portfolio.text_input import InputRefused
 from streams.models import EventKind, EventUpload
-from streams.uploads import (
-    MAX_UPLOAD_BYTES,
-    UploadRefused,
-    event_upload_create,
-    event_uploads_recent,
-)
+from streams.uploads import MAX_UPLOAD_BYTES, event_upload_create, event_uploads_recent
 
 
 def _import_page(
@@ -47,7 +43,7 @@ def upload_page(request: HttpRequest) -> HttpResponse:
         upload = event_upload_create(
             organization=request.organization, user=request.user, kind=kind, file=file
         )
-    except UploadRefused as exc:
+    except InputRefused as exc:
         return _import_page(request, error=exc.message, kind=kind, status=exc.status)
     return redirect("event_upload", org_slug=request.organization.slug, upload_id=upload.pk)
 

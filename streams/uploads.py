@@ -9,20 +9,19 @@ the page polling the upload sees it move.
 
 from __future__ import annotations
 
-import codecs
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from portfolio.models import Organization
 from portfolio.tenancy import organization_context
-from streams.ingest import ImportRejected, events_import
+from portfolio.text_input import CSV_FILE, InputRefused, input_size_check, text_check
+from streams.ingest import ImportRejected, events_header_check, events_import
 from streams.models import UPLOAD_FINISHED, EventKind, EventUpload, UploadStatus
 
 if TYPE_CHECKING:
@@ -45,56 +44,38 @@ FAILED_MESSAGE = (
 MISSING_FILE_MESSAGE = "The stored file is missing; nothing was imported. Upload the file again."
 
 
-class UploadRefused(ValidationError):
-    """The file was not accepted; ``status`` is the HTTP status the page answers with."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+# Enough of a file's start to hold its header row.
+HEADER_BYTES = 64 * 1024
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+def event_file_check(*, name: str, kind: str, chunks: Iterable[bytes]) -> None:
+    """Refuse (``InputRefused``, 400) a CSV file the import could never read: not
+    UTF-8 text, a NUL byte, empty, a binary file, or a first line that is not the
+    header of ``kind``. The upload page and ``import_events`` both call it.
 
-
-def event_upload_check(*, name: str, size: int, chunks: Iterable[bytes]) -> None:
-    """Refuse a file that is too large, empty, not UTF-8 or holds a NUL byte.
-
-    Reads the file once, in chunks, so a 50 MB file never sits in memory.
+    Reads the file once, in chunks, so a large file never sits in memory. The
+    rows themselves are the import's to check: it names every bad line.
     """
-    if size > MAX_UPLOAD_BYTES:
-        raise UploadRefused(
-            f"{name} is {_mb(size)}; the limit is {MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
-            status=413,
-        )
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    lines = 1  # the line the next chunk starts on
-    blank = True
-    for chunk in chunks:
-        if b"\x00" in chunk:
-            line = lines + chunk[: chunk.index(b"\x00")].count(b"\n")
-            raise UploadRefused(f"{name}: line {line} contains a NUL byte; expected CSV text.")
-        pending = len(decoder.getstate()[0])  # bytes of a character the last chunk began
-        try:
-            text = decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            at = max(exc.start - pending, 0)
-            line = lines + chunk[:at].count(b"\n")
-            raise UploadRefused(
-                f"{name}: line {line} is not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); "
-                "expected a CSV file saved as UTF-8."
-            ) from exc
-        blank = blank and not text.strip()
-        lines += chunk.count(b"\n")
+    head = bytearray()
+
+    def watched() -> Iterator[bytes]:
+        for chunk in chunks:
+            if len(head) < HEADER_BYTES and b"\n" not in head:
+                head.extend(chunk[: HEADER_BYTES - len(head)])
+            yield chunk
+
+    text_check(name=name, chunks=watched(), fmt=CSV_FILE)
+    first_line = bytes(head).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
     try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        raise UploadRefused(
-            f"{name}: line {lines} ends inside a UTF-8 character; "
-            "expected a CSV file saved as UTF-8."
-        ) from exc
-    if blank:
-        raise UploadRefused(f"{name} is empty; expected a CSV file with a header row.")
+        events_header_check(kind=kind, line=first_line)
+    except ImportRejected as exc:
+        raise InputRefused(f"{name}: {exc.messages[0]}") from exc
+
+
+def event_upload_check(*, name: str, size: int, kind: str, chunks: Iterable[bytes]) -> None:
+    """Refuse an uploaded file over the size limit (413) or unreadable (400)."""
+    input_size_check(name=name, size=size, limit=MAX_UPLOAD_BYTES)
+    event_file_check(name=name, kind=kind, chunks=chunks)
 
 
 @transaction.atomic
@@ -107,12 +88,12 @@ def event_upload_create(
 ) -> EventUpload:
     """Check and store an uploaded CSV, and queue its import for when the transaction commits.
 
-    Raises ``UploadRefused`` (and stores nothing) for a file the import could never read.
+    Raises ``InputRefused`` (and stores nothing) for a file the import could never read.
     """
     if kind not in EventKind.values:
-        raise UploadRefused(f"kind '{kind}' is not one of {', '.join(EventKind.values)}.")
+        raise InputRefused(f"kind '{kind}' is not one of {', '.join(EventKind.values)}.")
     name = file.name or "upload.csv"
-    event_upload_check(name=name, size=file.size or 0, chunks=file.chunks())
+    event_upload_check(name=name, size=file.size or 0, kind=kind, chunks=file.chunks())
     file.seek(0)
     upload = EventUpload(
         organization=organization,

@@ -18,7 +18,6 @@ from journeys.services import journey_stage_save
 from metrics.definitions import Subject, keys_for
 from portfolio.entities import entity_save
 from portfolio.model_io import (
-    MAX_FILE_BYTES,
     ModelImportError,
     model_export,
     model_export_json,
@@ -630,7 +629,7 @@ def test_another_organizations_objects_cannot_be_named(tenant_a, tenant_b):
     [
         (b'{"teams": [}', "the file is not valid JSON: line 1, column 12: Expecting value"),
         (b'{\n  "teams": []\n  "layers": []\n}', "the file is not valid JSON: line 3, column 3"),
-        (b'{"teams": ["caf\xe9"]}', "the file is not UTF-8 text (byte 15 is 0xe9)"),
+        (b'{"teams": ["caf\xe9"]}', "the file is not UTF-8 text: line 1, byte 16 is 0xE9"),
         (b'[{"slug": "x"}]', "the file must hold a JSON object"),
         (b'"layers"', "the file must hold a JSON object"),
         (b"NaN", "the file must hold a JSON object"),
@@ -762,9 +761,8 @@ def test_an_admin_downloads_and_uploads_the_model(tenant_a):
     [
         (b'{"teams": [{"slug": "x"}], "layers": 1}', "teams[0].name: required, but missing"),
         (b'{"teams": [{"slug": "x"}], "layers": 1}', "layers: expected a list, got the number 1"),
-        (b"\xff\xfe{}", "the file is not UTF-8 text"),
+        (b"\xff\xfe{}", "the file looks like UTF-16 text"),
         (b"teams: []", "the file is not valid JSON: line 1, column 1"),
-        (b" " * (MAX_FILE_BYTES + 1), "model.json is 5.0 MB; the limit is 5 MB."),
     ],
 )
 def test_a_bad_upload_shows_every_error_and_imports_nothing(tenant_a, raw, shown):
@@ -843,7 +841,6 @@ def test_the_api_takes_an_admins_token(tenant_a):
             ],
         ),
         (b"", ["the body is empty; send the model JSON"]),
-        (b" " * (MAX_FILE_BYTES + 1), ["the body is over the limit of 5 MB"]),
     ],
 )
 def test_a_bad_body_answers_400_with_every_error(tenant_a, body, errors):

@@ -135,15 +135,17 @@ def test_a_file_over_the_limit_is_refused_with_413(tenant_a, monkeypatch, media_
     [
         (
             ITEMS.encode() + b"F-1,feature,Caf\xe9,dental,2026-07-01T09:30:00Z\n",
-            "latin1.csv: line 2 is not UTF-8 text (byte 0xE9); expected a CSV file saved as UTF-8.",
+            "latin1.csv is not UTF-8 text: line 2, byte 16 is 0xE9; "
+            "expected a CSV file saved as UTF-8.",
         ),
         (
             ITEMS.encode() + b"F-1,feature,\xc3",
-            "latin1.csv: line 2 ends inside a UTF-8 character; expected a CSV file saved as UTF-8.",
+            "latin1.csv is not UTF-8 text: it ends inside a character on line 2; "
+            "expected a CSV file saved as UTF-8.",
         ),
         (
             ITEMS.encode() + b"F-1,feature,a\x00b,dental,2026-07-01T09:30:00Z\n",
-            "latin1.csv: line 2 contains a NUL byte; expected CSV text.",
+            "latin1.csv holds a NUL byte on line 2; expected CSV text.",
         ),
         (b"", "latin1.csv is empty; expected a CSV file with a header row."),
         (b"\xef\xbb\xbf \r\n", "latin1.csv is empty; expected a CSV file with a header row."),

@@ -6,7 +6,11 @@ from django.core.management.base import CommandError
 
 from portfolio.management.base import OrgCommand
 from portfolio.models import Organization
+from portfolio.text_input import InputRefused
 from streams.ingest import KINDS, ImportRejected, events_import
+from streams.uploads import event_file_check
+
+CHUNK_BYTES = 1 << 20
 
 
 class Command(OrgCommand):
@@ -24,6 +28,14 @@ class Command(OrgCommand):
     def handle_org(self, organization: Organization, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         try:
+            # The upload page's checks first (UTF-8, no NUL byte, not empty, not a
+            # binary file, the header), read once in chunks: the import then reads the text.
+            with path.open("rb") as raw:
+                event_file_check(
+                    name=str(path),
+                    kind=options["kind"],
+                    chunks=iter(lambda: raw.read(CHUNK_BYTES), b""),
+                )
             # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
             with path.open(newline="", encoding="utf-8-sig") as stream:
                 result = events_import(
@@ -31,10 +43,8 @@ class Command(OrgCommand):
                 )
         except OSError as exc:
             raise CommandError(f"{path}: cannot read the file ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise CommandError(
-                f"{path}: not UTF-8 text (byte {exc.start}); expected a UTF-8 CSV file"
-            ) from exc
+        except InputRefused as exc:
+            raise CommandError(exc.message) from exc
         except ImportRejected as exc:
             # Every bad row on its own line, then the one-line reason.
             for message in exc.messages:

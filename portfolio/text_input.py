@@ -1,0 +1,139 @@
+"""The checks every file or body of data passes before it is parsed: one rule set.
+
+The event CSV upload page, ``import_events``, the model page, the model API,
+``import_model`` and the bulk event API all read text that someone else
+produced. Before a parser sees it, it must be UTF-8 text (a UTF-8 byte order
+mark is accepted: Excel writes one), without NUL bytes, not empty, and not a
+binary file under a text file's name. Each refusal says which line (and, for
+bad bytes, which byte of it) is wrong, so the sender can find it.
+
+What a file *declares* itself to be is not trusted either way: browsers send a
+``.csv`` as ``text/csv``, ``application/vnd.ms-excel``, ``text/plain`` or
+``application/octet-stream`` depending on the machine, so the content decides.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+
+class InputRefused(ValidationError):
+    """The input was refused before anything was read into the database.
+
+    ``status`` is the HTTP status an interface answers with: 413 for an input
+    over its size limit, 400 otherwise. Commands show the message as is.
+    """
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    label: str  # "CSV", "JSON"
+    expected: str  # what the sender should send instead, for the messages
+    content: str  # what a non-empty input holds
+
+
+CSV_FILE = TextFormat("CSV", "a CSV file saved as UTF-8", "a CSV file with a header row")
+JSON_FILE = TextFormat("JSON", "a JSON file saved as UTF-8", "a JSON object")
+JSON_BODY = TextFormat("JSON", "a JSON body encoded as UTF-8", "a JSON value")
+
+# The first bytes of files people pick by mistake (a report, a screenshot, the
+# workbook instead of its CSV export), and of text in an encoding other than UTF-8.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (an Excel .xls workbook is one)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode Text')"),
+    (b"\xfe\xff", "UTF-16 text"),
+)
+_SNIFF_BYTES = max(len(signature) for signature, _ in SIGNATURES)
+
+
+def _size_text(size: int) -> str:
+    """A byte count as people read it in a limit: ``1.0 MB``."""
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def input_size_check(*, name: str, size: int, limit: int) -> None:
+    """Refuse (413) an input of ``size`` bytes over ``limit``."""
+    if size > limit:
+        raise InputRefused(
+            f"{name} is {_size_text(size)}; the limit is {limit // 1024 // 1024} MB.", status=413
+        )
+
+
+def text_check(*, name: str, chunks: Iterable[bytes], fmt: TextFormat) -> None:
+    """Refuse (400) an input that is not non-empty UTF-8 text without NUL bytes.
+
+    Reads ``chunks`` once, keeping only the current chunk, so a large file never
+    sits in memory. ``name`` is how the messages call the input (``events.csv``,
+    ``the file``, ``the body``); lines and bytes are numbered from 1.
+    """
+    # Plain UTF-8, not utf-8-sig: a byte order mark decodes to U+FEFF, which
+    # keeps every byte position the decoder reports a position in the input.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1  # the line the next chunk starts on
+    column = 0  # bytes of that line before the next chunk
+    head = b""  # the input's first bytes, until there are enough to recognise a format
+    blank = True
+    for chunk in chunks:
+        if len(head) < _SNIFF_BYTES:
+            head += chunk[: _SNIFF_BYTES - len(head)]
+            _signature_check(name, head, fmt)
+        if b"\x00" in chunk:
+            line_at, _ = _position(chunk, chunk.index(b"\x00"), line, column)
+            raise InputRefused(
+                f"{name} holds a NUL byte on line {line_at}; expected {fmt.label} text."
+            )
+        pending = len(decoder.getstate()[0])  # bytes of a character the last chunk began
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            # The character may have begun in the previous chunk (at < 0): it
+            # is then on the line this chunk starts on.
+            at = exc.start - pending
+            line_at, before = (line, column + at) if at < 0 else _position(chunk, at, line, column)
+            raise InputRefused(
+                f"{name} is not UTF-8 text: line {line_at}, byte {before + 1} "
+                f"is 0x{exc.object[exc.start]:02X}; expected {fmt.expected}."
+            ) from exc
+        blank = blank and not text.replace("\ufeff", "").strip()
+        line, column = _position(chunk, len(chunk), line, column)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise InputRefused(
+            f"{name} is not UTF-8 text: it ends inside a character on line {line}; "
+            f"expected {fmt.expected}."
+        ) from exc
+    if blank:
+        raise InputRefused(f"{name} is empty; expected {fmt.content}.")
+
+
+def _signature_check(name: str, head: bytes, fmt: TextFormat) -> None:
+    for signature, what in SIGNATURES:
+        if head.startswith(signature):
+            raise InputRefused(
+                f"{name} looks like {what}, not {fmt.label} text; expected {fmt.expected}."
+            )
+
+
+def _position(chunk: bytes, at: int, line: int, column: int) -> tuple[int, int]:
+    """The line of ``chunk[at]`` and how many bytes of that line come before it, for
+    a chunk that starts on ``line`` after ``column`` bytes of it."""
+    newlines = chunk.count(b"\n", 0, at)
+    if newlines == 0:
+        return line, column + at
+    return line + newlines, at - chunk.rindex(b"\n", 0, at) - 1
