@@ -19,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from journeys.models import (
     Channel,
@@ -168,6 +169,7 @@ def _week_query(period: Period, monday: dt.date) -> str:
     return f"period=custom&from={first.isoformat()}&to={last.isoformat()}"
 
 
+@require_GET
 @org_view()
 def journey_dashboard(request: HttpRequest, journey_id: int) -> HttpResponse:
     org = request.organization
@@ -283,6 +285,7 @@ def _filter_query(choice: PeriodChoice, filters: dict[str, Any]) -> str:
     return "&".join(q for q in (choice.query, urlencode(pairs)) if q)
 
 
+@require_GET
 @org_view()
 def journey_dashboard_events(request: HttpRequest, journey_id: int) -> HttpResponse:
     """The drill-down behind the dashboard's numbers: the journey's events in the period,

@@ -18,7 +18,7 @@ from django.db.models import Count, Model, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from portfolio import selectors, services
 from portfolio.entities import entity_delete, entity_save, history_of, unique_slug
@@ -153,6 +153,7 @@ def _value(obj: Model, attr: str) -> Any:
     return obj
 
 
+@require_GET
 @org_view()
 def portfolio_map(request: HttpRequest) -> HttpResponse:
     rows = selectors.portfolio_map(organization=request.organization)

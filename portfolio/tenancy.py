@@ -26,7 +26,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 
 from portfolio.models import Membership, Organization, Role, role_at_least
@@ -39,6 +39,8 @@ GUC_USER = "throughline.user"
 GUC_LOOKUP = "throughline.lookup"
 
 ORG_PATH = re.compile(r"^/o/(?P<slug>[^/]+)/")
+# The methods an HTML page under /o/<slug>/ takes (org_view).
+PAGE_METHODS = ("GET", "HEAD", "POST")
 
 
 def _set(name: str, value: object) -> None:
@@ -173,6 +175,8 @@ def org_view(role: str = Role.VIEWER) -> Callable:
 
     The organization itself is already resolved by ``TenantMiddleware``; the
     ``org_slug`` URL argument is consumed here so views see only their own.
+    Pages are read with GET and written with POST (forms and htmx); any other
+    method answers 405 rather than the page.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -180,6 +184,8 @@ def org_view(role: str = Role.VIEWER) -> Callable:
         def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.organization is None or request.organization.slug != org_slug:
                 raise Http404("No such organization.")
+            if request.method not in PAGE_METHODS:
+                return HttpResponseNotAllowed(PAGE_METHODS)
             require_role(request, role)
             return view(request, *args, **kwargs)
 

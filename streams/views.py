@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from portfolio.entities import history_of, unique_slug
 from portfolio.entity_views import _errors_to_form
@@ -75,6 +75,7 @@ def stream_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+@require_GET
 @org_view()
 def stream_tree(request: HttpRequest) -> HttpResponse:
     roots = selectors.value_stream_tree(organization=request.organization)
@@ -281,6 +282,7 @@ def status_map(request: HttpRequest, value_stream_id: int) -> HttpResponse:
     return redirect("stream_detail", org_slug=request.organization.slug, value_stream_id=stream.pk)
 
 
+@require_GET
 @org_view()
 def stream_map(request: HttpRequest, value_stream_id: int) -> HttpResponse:
     stream = get_for_request(request, ValueStream, pk=value_stream_id)

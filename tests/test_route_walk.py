@@ -26,7 +26,7 @@ from django.db import connections
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from config import database
-from portfolio.models import ApiToken, Invitation, Membership
+from portfolio.models import ApiToken, AuditEvent, Invitation, Membership
 from portfolio.services import api_token_create
 from portfolio.tenancy import organization_context
 from tests.conftest import Tenant, client_for
@@ -60,6 +60,14 @@ def params_of(route: str) -> list[str]:
     return re.findall(r"<(?:\w+:)?(\w+)>", route) + re.findall(r"\(\?P<(\w+)>", route)
 
 
+# Routes of one organization authenticated by its shared secret (a signature over
+# the body), not by a membership: walked by
+# test_signed_routes_answer_alike_for_real_and_unknown_organizations instead.
+SIGNED_ROUTES = {
+    "hooks/<str:org_slug>/github/": "GitHub webhook deliveries, signed with the org's secret",
+    "hooks/<str:org_slug>/jira/": "Jira webhook deliveries, signed with the org's secret",
+}
+
 # Of those, the ones whose whole subtree is covered by the reason.
 NOT_TENANT_SCOPED_PREFIXES = ("accounts/", "admin/")
 
@@ -80,6 +88,27 @@ def _invitation(t: Tenant) -> int:
 def _token(t: Tenant) -> int:
     with organization_context(t.org.pk):
         return api_token_create(organization=t.org, user=t.viewer, name="walk").token.pk
+
+
+def _webhook_route(t: Tenant) -> int:
+    from streams.models import ValueStream
+    from streams.webhooks import webhook_route_create
+
+    with organization_context(t.org.pk):
+        stream = ValueStream.objects.get(organization=t.org, pk=_model(t)["value_stream"])
+        return webhook_route_create(
+            organization=t.org, provider="github", source="walk/repo", value_stream=stream
+        ).pk
+
+
+def _audit_event(t: Tenant) -> int:
+    from portfolio.audit import audit_record
+    from portfolio.models import AuditAction
+
+    with organization_context(t.org.pk):
+        return audit_record(
+            organization=t.org, actor=t.admin, action=AuditAction.LOGIN, target=t.admin.email
+        ).pk
 
 
 def _upload(t: Tenant) -> int:
@@ -204,26 +233,28 @@ def _check_in(t: Tenant) -> int:
 
 
 def _report_export(t: Tenant) -> int:
-    from metrics.models import ExportStatus, ReportExport, ReportFile
+    from metrics.models import ExportStatus, ReportExport, ReportFile, ReportFormat
 
-    # A finished export with one file: the walk never builds a report.
+    # A finished export with a file of each format (each download route then has
+    # one to answer): the walk never builds a report.
     with organization_context(t.org.pk):
         export = ReportExport.objects.create(
             organization=t.org,
             quarter="2026-Q3",
-            formats=["csv"],
+            formats=list(ReportFormat.values),
             status=ExportStatus.DONE,
             progress=100,
             requested_by=t.editor,
         )
-        ReportFile.objects.create(
-            organization=t.org,
-            export=export,
-            format="csv",
-            filename="walk.csv",
-            content=b"x",
-            size=1,
-        )
+        for fmt in ReportFormat.values:
+            ReportFile.objects.create(
+                organization=t.org,
+                export=export,
+                format=fmt,
+                filename=f"walk.{fmt}",
+                content=b"x",
+                size=1,
+            )
     return export.pk
 
 
@@ -256,6 +287,8 @@ OBJECT_MAKERS: dict[str, Callable[[Tenant], int]] = {
     "manual_kpi": _manual_kpi,
     "report_export": _report_export,
     "check_in": _check_in,
+    "webhook_route": _webhook_route,
+    "audit_event": _audit_event,
     **{
         kind: _of_model(kind)
         for kind in (
@@ -302,6 +335,7 @@ PARAM_KINDS: dict[str, str] = {
     "manual_kpi_id": "manual_kpi",
     "export_id": "report_export",
     "check_in_id": "check_in",
+    "webhook_route_id": "webhook_route",
 }
 PK_KINDS_BY_NAME: dict[str, str] = {
     "member-detail": "membership",
@@ -328,6 +362,7 @@ PK_KINDS_BY_NAME: dict[str, str] = {
     "manualkpivalue-detail": "manual_kpi",
     "reportexport-detail": "report_export",
     "checkin-detail": "check_in",
+    "auditevent-detail": "audit_event",
     "valuestream-stages-reorder": "value_stream",
     "journey-stages-reorder": "journey",
 }
@@ -347,7 +382,7 @@ def kind_of(name: str | None, param: str) -> str:
 def tenant_routes() -> list[tuple[str, str]]:
     routes = []
     for route, name in walk(get_resolver().url_patterns):
-        if "org_slug" in params_of(route):
+        if "org_slug" in params_of(route) and route not in SIGNED_ROUTES:
             assert name, f"tenant route {route} needs a name so the walk can reverse it"
             routes.append((route, name))
     return routes
@@ -362,6 +397,8 @@ def test_every_route_is_walked_or_allow_listed():
         f"routes neither tenant-scoped (with <org_slug>) nor on NOT_TENANT_SCOPED: {uncovered}"
     )
     assert len(tenant_routes()) >= 10
+    routes = {route for route, _name in walk(get_resolver().url_patterns)}
+    assert set(SIGNED_ROUTES) <= routes, f"stale SIGNED_ROUTES: {set(SIGNED_ROUTES) - routes}"
 
 
 def url_for(
@@ -380,6 +417,8 @@ def b_state(b: Tenant) -> tuple:
             sorted(Membership.objects.filter(organization=b.org).values_list("pk", "role")),
             sorted(Invitation.objects.filter(organization=b.org).values_list("pk", "revoked_at")),
             sorted(ApiToken.objects.filter(organization=b.org).values_list("pk", "revoked_at")),
+            # Nothing done to B is recorded in its audit log either.
+            AuditEvent.objects.filter(organization=b.org).count(),
             # Every write to the model leaves a history record.
             [m.history.filter(organization=b.org).count() for m in _model_entity_classes()],
         )
@@ -493,4 +532,35 @@ def test_anonymous_visitors_learn_nothing_about_organizations(client, tenant_a):
             real = request(client, method, url_for(name, route, tenant_a.org.slug, objects))
             fake = request(client, method, url_for(name, route, "no-such-org", objects))
             assert real == fake, f"{method.upper()} {route}: {real} vs {fake}"
-            assert real in (302, 401, 403), f"{method.upper()} {route} -> {real}"
+            # Pages send the visitor to sign in; the API answers 401 or 403.
+            allowed = (401, 403) if route.startswith("api/") else (302,)
+            assert real in allowed, f"{method.upper()} {route} -> {real}, expected {allowed}"
+
+
+@pytest.mark.django_db
+def test_signed_routes_answer_alike_for_real_and_unknown_organizations(client, tenant_a):
+    """A webhook endpoint of a real organization (with its secrets set) and one of an
+    organization that does not exist answer the same status and body to every
+    method, unsigned, signed with a wrong secret, and with a member's session."""
+    from streams.webhooks import webhook_secret_rotate
+
+    with organization_context(tenant_a.org.pk):
+        for provider in ("github", "jira"):
+            webhook_secret_rotate(organization=tenant_a.org, provider=provider, actor=None)
+    signed = {"HTTP_X_HUB_SIGNATURE_256": "sha256=" + "0" * 64, "HTTP_X_HUB_SIGNATURE": "sha256=0"}
+    member = client_for(tenant_a.admin)
+    names = dict(walk(get_resolver().url_patterns))
+    for route in SIGNED_ROUTES:
+        for who, c in (("anonymous", client), ("member", member)):
+            for method in METHODS:
+                answers = []
+                for slug in (tenant_a.org.slug, "no-such-org"):
+                    url = reverse(names[route], kwargs={"org_slug": slug})
+                    send: Callable = getattr(c, method)
+                    if method in ("post", "put", "patch"):
+                        answer = send(url, data=b"{}", content_type="application/json", **signed)
+                    else:
+                        answer = send(url, **signed)
+                    answers.append((answer.status_code, answer.content))
+                assert answers[0] == answers[1], f"{who} {method.upper()} {route}: {answers}"
+                assert answers[0][0] in (403, 405), f"{who} {method.upper()} {route}: {answers}"
