@@ -22,6 +22,11 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
+    # A running task whose broker connection was lost can no longer be
+    # acknowledged, and its message is delivered again (at once if the worker
+    # could put it back, else after the visibility timeout): stop the task
+    # rather than let two copies run. Celery 6's default (docs/workers.md).
+    worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_hijack_root_logger=False,
     beat_schedule={
         "recompute-kpis-nightly": {

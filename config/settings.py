@@ -32,6 +32,19 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number of seconds (1 or more)")
+    return value
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = database.DATA_DIR
 
@@ -75,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which may read the form first: too large a body is a 413 page.
+    "portfolio.request_limits.RequestLimitsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -144,6 +159,16 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media"))
+
+# --- Request limits (portfolio.request_limits answers them: 413 or 400, with a message) ---
+# The largest request body besides uploaded files: a form's fields, or an API
+# call's JSON, which the bulk event API reads whole.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(
+    os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024))
+)
+# An uploaded file up to this size stays in memory; a larger one goes to a temporary file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("FILE_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
+DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FIELDS", "1000"))
 
 # --- Security -----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -217,6 +242,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's parsers, refusing NUL characters (PostgreSQL text cannot hold them).
+    "DEFAULT_PARSER_CLASSES": [
+        "portfolio.api_input.JSONParser",
+        "portfolio.api_input.FormParser",
+        "portfolio.api_input.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "portfolio.api_schema.OrgAPISchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
@@ -235,6 +266,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API is documented as JSON: forms cannot say null, a list or a number.
+    "PARSER_WHITELIST": ["portfolio.api_input.JSONParser"],
 }
 
 # --- Celery -------------------------------------------------------------------
@@ -257,11 +290,27 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     # Redis redelivers a message not acked within the visibility timeout; it
     # must exceed the longest task (the hard time limit) or a long task would
-    # run twice.
+    # run twice. It also bounds how long the task of a worker that died whole
+    # waits before another worker runs it: docs/workers.md has the trade-off.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(
-            os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 600))
+        "visibility_timeout": env_seconds(
+            "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 600
         ),
+        # How often each worker looks for messages whose visibility timeout has
+        # expired. Kombu scans only every 10th sweep by default (10 x 10 s, so up
+        # to 100 s late); throttle 1 makes the interval the whole delay, for one
+        # small ZRANGE per worker and interval.
+        "unacked_restore_interval": env_seconds("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": 1,
+        # A broker that vanishes without closing the TCP connection (failover,
+        # NAT or firewall timeout) would leave a publish from a web request
+        # waiting forever: Redis answers in milliseconds, so 10 s means dead.
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        # Kombu's own default, stated: the BRPOP and pub/sub connections are
+        # checked this often, so a half-open one is replaced within about a minute.
+        "health_check_interval": 25,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -280,3 +329,13 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- Webhooks (streams.webhooks, docs/webhooks.md) ------------------------------
+# A GitHub or Jira delivery whose event happened longer ago than this is refused
+# as stale (a replay or a backlog); the delivery log keeps ids for twice as long.
+_webhook_max_age = os.environ.get("WEBHOOK_MAX_AGE_SECONDS", str(72 * 3600)).strip()
+if not _webhook_max_age.isdigit() or int(_webhook_max_age) == 0:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_MAX_AGE_SECONDS={_webhook_max_age!r} is not a positive whole number of seconds"
+    )
+WEBHOOK_MAX_AGE_SECONDS = int(_webhook_max_age)
