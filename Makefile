@@ -11,7 +11,7 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate provision worker beat web db-stop clean help bench
+.PHONY: run test install lint format migrate provision worker beat web db-stop clean help bench load
 
 help:
 	@echo "make run      serve http://$(HOST):$(PORT)/ with a worker and beat (demo org loaded)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint     ruff check and format check"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
 	@echo "make bench    import 1M flow items and time the metrics (BENCH_ARGS=\"--items N --runs K --keep\")"
+	@echo "make load     load-test the demo under gunicorn with locust (LOAD_SECONDS=60 LOAD_USERS=10)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
@@ -59,6 +60,10 @@ format: install
 # Not part of `make test`: a million flow items take minutes (bench/run.py).
 bench: migrate
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Not part of `make test`: seeds the demo, then a minute of load (bench/load/run.py).
+load: migrate
+	$(PY) -m bench.load.run
 
 db-stop: install
 	$(PY) -c "from config import database; database.embedded_server_stop()"

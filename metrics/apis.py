@@ -29,10 +29,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from journeys.models import Journey
-from metrics.engine import kpis_for_period, parse_date_range
+from metrics.cache import kpis_for_period_cached
+from metrics.engine import parse_date_range
 from metrics.manual import manual_value_delete, manual_value_set
 from metrics.models import ExportStatus, ManualKpiValue, ReportExport, ReportFile, ReportFormat
-from metrics.reports.exports import CONTENT_TYPES, report_export_create, report_file_get
+from metrics.reports.exports import CONTENT_TYPES, report_export_create, report_file_download
+from portfolio.api_input import ApiModelSerializer, ApiSerializer
 from portfolio.api_schema import ErrorSerializer
 from portfolio.apis import OrgScopedAPIMixin
 from streams.models import ValueStream
@@ -89,11 +91,13 @@ class KpisAPI(OrgScopedAPIMixin, APIView):
             )
         except ValidationError as exc:
             return Response({"detail": exc.messages[0]}, status=status.HTTP_400_BAD_REQUEST)
-        data = kpis_for_period(organization=self.organization, date_from=date_from, date_to=date_to)
+        data = kpis_for_period_cached(
+            organization=self.organization, date_from=date_from, date_to=date_to
+        )
         return Response(data)
 
 
-class ManualKpiValueSerializer(serializers.ModelSerializer):
+class ManualKpiValueSerializer(ApiModelSerializer):
     subject_type = serializers.ChoiceField(
         choices=["value_stream", "journey"], help_text="What the value is of."
     )
@@ -253,7 +257,7 @@ class ReportExportSerializer(serializers.ModelSerializer):
         }
 
 
-class ReportExportRequestSerializer(serializers.Serializer):
+class ReportExportRequestSerializer(ApiSerializer):
     quarter = serializers.CharField(help_text="The quarter, such as 2026-Q3.")
     formats = serializers.ListField(
         child=serializers.ChoiceField(choices=ReportFormat.choices),
@@ -314,6 +318,7 @@ class ReportExportViewSet(
                 quarter=data["quarter"],
                 formats=data.get("formats"),
                 recompute=data["recompute"],
+                request=request,
             )
         except ValidationError as exc:
             raise ApiValidationError(
@@ -355,7 +360,13 @@ class ReportDownloadAPI(OrgScopedAPIMixin, generics.GenericAPIView):
                 status=status.HTTP_409_CONFLICT,
             )
         try:
-            file = report_file_get(organization=self.organization, export=export, fmt=fmt)
+            file = report_file_download(
+                organization=self.organization,
+                export=export,
+                fmt=fmt,
+                actor=request.user,
+                request=request,
+            )
         except ReportFile.DoesNotExist as exc:
             raise NotFound(f"This export has no {fmt} file.") from exc
         response = HttpResponse(bytes(file.content), content_type=CONTENT_TYPES[fmt])

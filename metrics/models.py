@@ -64,6 +64,10 @@ class RecomputeState(OrgOwned):
 
     dirty_since = models.DateTimeField(null=True)
     last_run_at = models.DateTimeField(null=True)
+    # Bumped in the same transaction as every change of the organization's events
+    # and of its snapshots: cached metrics, charts and kpis answers are keyed by it
+    # (metrics.cache), so a commit makes every earlier entry unreachable.
+    version = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

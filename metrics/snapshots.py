@@ -13,6 +13,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from journeys.models import Journey, JourneyEvent
+from metrics.cache import metrics_inputs_changed
 from metrics.engine import Period, value_stream_metrics
 from metrics.journey_kpis import journey_metrics
 from metrics.models import KpiSnapshot, PeriodKind, RecomputeState
@@ -89,6 +90,8 @@ def snapshots_recompute(
         for start, end in periods_between(kind, first, today):
             periods += 1
             snapshots += _recompute_period(organization, stream_ids, journey_ids, kind, start, end)
+    # Pages show the new snapshots from now on, not what was cached from the old ones.
+    metrics_inputs_changed(organization=organization)
     return RecomputeResult(periods, snapshots)
 
 
@@ -139,6 +142,8 @@ def recompute_mark_dirty(*, organization: Organization) -> None:
     if state.dirty_since is None:
         state.dirty_since = timezone.now()
         state.save(update_fields=["dirty_since"])
+    # Every ingest, not only the first of a burst: live metrics change with each.
+    metrics_inputs_changed(organization=organization)
 
 
 @transaction.atomic

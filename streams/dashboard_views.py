@@ -19,8 +19,10 @@ from django.db.models.functions import Coalesce, Extract
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from metrics import bands, charts, series
+from metrics.cache import metrics_cached
 from metrics.definitions import FLOW_TYPES, METRICS, Better
 from metrics.engine import Period, Value, parse_date_range, value_stream_metrics
 from metrics.models import KpiSnapshot, PeriodKind
@@ -228,22 +230,57 @@ def _period_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _dashboard_data(
+    org: Organization, stream: ValueStream, choice: PeriodChoice, drawn: Period
+) -> dict[str, Any]:
+    """What the dashboard computes from the stream's records (metrics of the period and
+    of the previous one, data coverage, the charts of ``drawn``): the expensive part,
+    which depends on nothing else, so that it can be cached (metrics.cache)."""
+    current, previous = _metrics(org, [stream.pk], choice)
+    now = current[stream.pk]
+    weekly = series.weekly_series(organization=org, value_stream_id=stream.pk, period=drawn)
+    daily = series.daily_series(organization=org, value_stream_id=stream.pk, period=drawn)
+    velocity_by_type = {t: now[f"flow_velocity_{t}"] or 0 for t in FLOW_TYPES}
+    return {
+        "now": now,
+        "before": previous[stream.pk],
+        "velocity_by_type": velocity_by_type,
+        "coverage": series.data_coverage(
+            organization=org, value_stream_id=stream.pk, period=choice.period
+        ),
+        "charts": {
+            "velocity": charts.velocity_by_type_svg(weekly.weeks, weekly.velocity),
+            "flow_time": charts.flow_time_trend_svg(
+                weekly.weeks, weekly.median_days, weekly.p85_days
+            ),
+            "cfd": charts.cumulative_flow_svg(daily.days, daily.states),
+            "distribution": charts.distribution_svg(velocity_by_type),
+            "load": charts.flow_load_svg(daily.days, daily.wip),
+        },
+    }
+
+
+@require_GET
 @org_view()
 def stream_dashboard(request: HttpRequest, value_stream_id: int) -> HttpResponse:
     org = request.organization
     stream = get_for_request(request, ValueStream, pk=value_stream_id)
     ctx = _period_context(request)
     choice: PeriodChoice = ctx["choice"]
-    current, previous = _metrics(org, [stream.pk], choice)
-    now, before = current[stream.pk], previous[stream.pk]
     # Charts of the current period stop today: the days ahead have no history yet.
     drawn = choice.period
     today = timezone.localdate()
     if drawn.date_from <= today < drawn.date_to:
         drawn = Period.for_organization(org, drawn.date_from, today)
-    weekly = series.weekly_series(organization=org, value_stream_id=stream.pk, period=drawn)
-    daily = series.daily_series(organization=org, value_stream_id=stream.pk, period=drawn)
-    velocity_by_type = {t: now[f"flow_velocity_{t}"] or 0 for t in FLOW_TYPES}
+    # Drawing the charts costs far more than the rest of the page: computed once per
+    # state of the organization's metric inputs (metrics.cache).
+    data = metrics_cached(
+        organization=org,
+        name="stream_dashboard",
+        parts=(stream.pk, choice.kind, choice.to_date, choice.period, choice.previous, drawn),
+        compute=lambda: _dashboard_data(org, stream, choice, drawn),
+    )
+    now, before = data["now"], data["before"]
     ctx.update(
         {
             "stream": stream,
@@ -252,29 +289,20 @@ def stream_dashboard(request: HttpRequest, value_stream_id: int) -> HttpResponse
                 {
                     **_tile(f"flow_distribution_{t}", now[f"flow_distribution_{t}"], None),
                     "type": t,
-                    "count": velocity_by_type[t],
+                    "count": data["velocity_by_type"][t],
                 }
                 for t in FLOW_TYPES
             ],
             "dora": [_dora_tile(org, k, now[k], before[k]) for k in DORA_KEYS],
             "report_year": org.dora_report_year,
-            "coverage": series.data_coverage(
-                organization=org, value_stream_id=stream.pk, period=choice.period
-            ),
-            "charts": {
-                "velocity": charts.velocity_by_type_svg(weekly.weeks, weekly.velocity),
-                "flow_time": charts.flow_time_trend_svg(
-                    weekly.weeks, weekly.median_days, weekly.p85_days
-                ),
-                "cfd": charts.cumulative_flow_svg(daily.days, daily.states),
-                "distribution": charts.distribution_svg(velocity_by_type),
-                "load": charts.flow_load_svg(daily.days, daily.wip),
-            },
+            "coverage": data["coverage"],
+            "charts": data["charts"],
         }
     )
     return render(request, "streams/dashboard.html", ctx)
 
 
+@require_GET
 @org_view()
 def stream_dashboard_items(request: HttpRequest, value_stream_id: int) -> HttpResponse:
     """The drill-down behind flow velocity and flow time: the items done in the period
@@ -315,6 +343,7 @@ def stream_dashboard_items(request: HttpRequest, value_stream_id: int) -> HttpRe
     return render(request, template, ctx)
 
 
+@require_GET
 @org_view()
 def stream_overview(request: HttpRequest) -> HttpResponse:
     """Every value stream side by side for the period, in one engine call."""
