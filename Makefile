@@ -46,8 +46,11 @@ run: migrate
 	@echo ""
 	HOST=$(HOST) PORT=$(PORT) .venv/bin/honcho start -f Procfile
 
+# pytest-xdist spreads the tests over the cores (TEST_WORKERS=0 runs them in one
+# process); each worker has its own test database.
+TEST_WORKERS ?= auto
 test: install lint provision
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(TEST_WORKERS)
 
 lint: install
 	.venv/bin/ruff check .

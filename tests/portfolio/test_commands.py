@@ -98,15 +98,6 @@ def test_create_org_refuses_a_taken_slug(tenant_a):
         )
 
 
-def test_seed_demo_is_idempotent():
-    call_command("seed_demo")
-    call_command("seed_demo")
-    org = Organization.objects.get(slug="acme-health")
-    with organization_context(org.pk):
-        roles = sorted(Membership.objects.filter(organization=org).values_list("role", flat=True))
-    assert roles == ["admin", "editor", "viewer"]
-
-
 def test_production_settings_pass_check_deploy():
     env = {
         **os.environ,

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from journeys import services as journey_services
-from journeys.models import Journey, JourneyStage, Touchpoint, TouchpointComponent
+from journeys.models import Journey, JourneyEvent, JourneyStage, Touchpoint, TouchpointComponent
 from portfolio.entities import entity_save
 from portfolio.management.commands.seed_demo import (
     DEMO_ITEMS_PER_DAY,
@@ -32,7 +32,15 @@ from portfolio.models import (
 )
 from portfolio.tenancy import organization_context
 from streams import services as stream_services
-from streams.models import Stage, StageComponent, StatusMapping, ValueStream
+from streams.models import (
+    Deployment,
+    FlowItem,
+    FlowTransition,
+    Stage,
+    StageComponent,
+    StatusMapping,
+    ValueStream,
+)
 from streams.templates import template_apply
 from tests.streams.test_templates import history_rows
 
@@ -130,7 +138,7 @@ def demo_items() -> int:
     return round(DEMO_ITEMS_PER_DAY * (today - demo_history_start(today)).days)
 
 
-def test_seed_demo_prints_its_history_and_then_the_demo_logins():
+def test_seed_demo_prints_its_history_and_then_the_demo_logins_and_is_idempotent():
     history, logins = seed().splitlines()
     assert history.startswith(f"demo history: {demo_items()} flow items, ")
     assert history.endswith(" journey events")
@@ -138,6 +146,24 @@ def test_seed_demo_prints_its_history_and_then_the_demo_logins():
         "demo organization 'acme-health': sign in as admin@acme-health.example / "
         "throughline-demo (also editor@acme-health.example, viewer@acme-health.example)"
     )
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    with organization_context(org.pk):
+        before = demo_counts(org)
+    # Seeding again, events included, adds nothing and changes no member.
+    seed()
+    with organization_context(org.pk):
+        assert demo_counts(org) == before
+    assert before["roles"] == ["admin", "editor", "viewer"]
+
+
+def demo_counts(org: Organization) -> dict[str, object]:
+    return {
+        "roles": sorted(Membership.objects.filter(organization=org).values_list("role", flat=True)),
+        **{
+            model.__name__: model.objects.filter(organization=org).count()
+            for model in (FlowItem, FlowTransition, Deployment, JourneyEvent)
+        },
+    }
 
 
 def test_the_demo_has_delivery_history_and_snapshots(demo):
