@@ -37,9 +37,8 @@ from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
-# The shared fixtures sit beside the repository (CI clones it with shared/ next to it).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-GITHUB_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "github-webhooks"
+# Real GitHub payloads (octokit/webhooks examples, MIT) and hand-written Jira ones.
+GITHUB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 JIRA_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "jira"
 
 REPO = "Codertocat/Hello-World"
