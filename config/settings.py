@@ -249,7 +249,7 @@ REST_FRAMEWORK = {
         "portfolio.api_input.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "portfolio.api_schema.OrgAPISchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "portfolio.api_input.PageNumberPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
