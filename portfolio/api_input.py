@@ -25,7 +25,7 @@ from django.views import defaults
 from django_filters import rest_framework as filters
 from django_filters.widgets import BooleanWidget
 from rest_framework import pagination, parsers, serializers
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.relations import ManyRelatedField, RelatedField
 from rest_framework.request import Request
 
@@ -250,10 +250,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_query_param)
         if raw is None:
             return 1
-        # At most 18 digits: int() of thousands of digits raises, past a page any
-        # real list has.
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0):
+        if not (raw.isascii() and raw.isdigit()) or not raw.strip("0"):
             raise ValidationError({self.page_query_param: ["Use a page number: 1, 2, 3..."]})
+        if len(raw) > 18:
+            # A page number all the same, past any list's last page (and int() of
+            # thousands of digits raises): DRF's answer to a page past the end.
+            raise NotFound("Invalid page.")
         return raw
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

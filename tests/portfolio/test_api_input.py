@@ -96,7 +96,7 @@ def test_a_viewer_may_not_write_whatever_the_input(tenant_a):
     assert answer.status_code == 403
 
 
-@pytest.mark.parametrize("page", ["", "0", "-1", "last", "1.5", "٣", "9" * 5000])
+@pytest.mark.parametrize("page", ["", "0", "000", "-1", "last", "1.5", "٣"])
 def test_a_page_that_is_not_a_positive_integer_is_refused(tenant_a, page):
     answer = client_for(tenant_a.viewer).get(url("value-streams/"), {"page": page})
     assert answer.status_code == 400
@@ -106,6 +106,7 @@ def test_a_page_that_is_not_a_positive_integer_is_refused(tenant_a, page):
 def test_a_page_past_the_last_answers_404_and_page_one_is_the_default(tenant_a):
     client = client_for(tenant_a.viewer)
     assert client.get(url("value-streams/"), {"page": "2"}).status_code == 404
+    assert client.get(url("value-streams/"), {"page": "9" * 5000}).status_code == 404
     first = client.get(url("value-streams/"), {"page": "1"})
     assert first.status_code == 200
     assert first.json() == client.get(url("value-streams/")).json()
