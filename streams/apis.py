@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import JSONObject
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -47,16 +49,31 @@ class StatusMapField(serializers.DictField):
         super().__init__(child=serializers.ChoiceField(choices=StateCategory.choices), **kwargs)
 
     def get_attribute(self, instance: ValueStream) -> dict[str, str]:
-        return {m.tool_status: m.category for m in instance.status_mappings.all()}
+        pairs = getattr(instance, "status_pairs", None)  # the list's annotation
+        if pairs is None:
+            return {m.tool_status: m.category for m in instance.status_mappings.all()}
+        return {p["status"]: p["category"] for p in pairs}
+
+
+class StageSlugsField(serializers.ListField):
+    """The stream's stages' slugs, in order (read-only: stages have their own endpoint)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "Its stages' slugs, in order.")
+        super().__init__(child=serializers.CharField(), read_only=True, **kwargs)
+
+    def get_attribute(self, instance: ValueStream) -> list[str]:
+        slugs = getattr(instance, "stage_slugs", None)  # the list's annotation
+        if slugs is None:
+            return [stage.slug for stage in instance.stages.order_by("position", "id")]
+        return slugs
 
 
 class ValueStreamSerializer(ApiModelSerializer):
     parent = OrgRelatedField(ValueStream, required=False, allow_null=True)
     owner_email = OwnerEmailField()
     status_map = StatusMapField(required=False)
-    stages = serializers.SlugRelatedField(
-        many=True, read_only=True, slug_field="slug", help_text="Its stages' slugs, in order."
-    )
+    stages = StageSlugsField()
 
     class Meta:
         model = ValueStream
@@ -125,9 +142,19 @@ class ValueStreamViewSet(EntityViewSet):
     filterset_class = ValueStreamFilter
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        return queryset.select_related("parent").prefetch_related(
-            Prefetch("status_mappings", queryset=StatusMapping.objects.order_by("tool_status")),
-            Prefetch("stages", queryset=Stage.objects.order_by("position", "id")),
+        # The mapping and the stages' slugs come with each stream's row (arrays built
+        # by PostgreSQL): two prefetch queries and a model instance per row fewer.
+        return queryset.select_related("parent").annotate(
+            status_pairs=ArraySubquery(
+                StatusMapping.objects.filter(value_stream=OuterRef("pk"))
+                .order_by("tool_status")
+                .values(pair=JSONObject(status="tool_status", category="category"))
+            ),
+            stage_slugs=ArraySubquery(
+                Stage.objects.filter(value_stream=OuterRef("pk"))
+                .order_by("position", "id")
+                .values("slug")
+            ),
         )
 
     def write(self, instance: ValueStream | None, data: dict[str, Any]) -> ValueStream:

@@ -18,6 +18,7 @@ from django.db.models import Value as V
 from django.db.models.functions import Coalesce, Extract
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -260,6 +261,34 @@ def _dashboard_data(
     }
 
 
+def _board(
+    org: Organization, stream: ValueStream, ctx: dict[str, Any], drawn: Period
+) -> dict[str, Any]:
+    """The dashboard's board: its tiles, charts and coverage, and all of them rendered
+    as HTML (streams/dashboard.html#board, everything below the page's own chrome)."""
+    choice: PeriodChoice = ctx["choice"]
+    data = _dashboard_data(org, stream, choice, drawn)
+    now, before = data["now"], data["before"]
+    board = {
+        "headline": [_tile(k, now[k], before[k]) for k in HEADLINE_KEYS],
+        "distribution": [
+            {
+                **_tile(f"flow_distribution_{t}", now[f"flow_distribution_{t}"], None),
+                "type": t,
+                "count": data["velocity_by_type"][t],
+            }
+            for t in FLOW_TYPES
+        ],
+        "dora": [_dora_tile(org, k, now[k], before[k]) for k in DORA_KEYS],
+        "report_year": org.dora_report_year,
+        "coverage": data["coverage"],
+        "charts": data["charts"],
+    }
+    context = {**ctx, **board, "organization": org, "stream": stream}
+    board["board"] = render_to_string("streams/dashboard.html#board", context)
+    return board
+
+
 @require_GET
 @org_view()
 def stream_dashboard(request: HttpRequest, value_stream_id: int) -> HttpResponse:
@@ -272,33 +301,31 @@ def stream_dashboard(request: HttpRequest, value_stream_id: int) -> HttpResponse
     today = timezone.localdate()
     if drawn.date_from <= today < drawn.date_to:
         drawn = Period.for_organization(org, drawn.date_from, today)
-    # Drawing the charts costs far more than the rest of the page: computed once per
-    # state of the organization's metric inputs (metrics.cache).
-    data = metrics_cached(
+    # Drawing the charts costs far more than the rest of the page, and rendering the
+    # board (tiles, charts, coverage) most of what is left: both are computed once per
+    # state of the organization's metric inputs (metrics.cache). The board depends on
+    # nothing of the viewer (no role, no form token), so it is shared by every member.
+    # Besides the stamp (which covers the stream's name) it depends on the period, on
+    # today (the picker's options) and on the organization's settings it shows.
+    board = metrics_cached(
         organization=org,
         name="stream_dashboard",
-        parts=(stream.pk, choice.kind, choice.to_date, choice.period, choice.previous, drawn),
-        compute=lambda: _dashboard_data(org, stream, choice, drawn),
+        parts=(
+            stream.pk,
+            choice.kind,
+            choice.to_date,
+            choice.period,
+            choice.previous,
+            drawn,
+            ctx["period_error"],
+            today,
+            org.slug,
+            org.time_zone,
+            org.dora_report_year,
+        ),
+        compute=lambda: _board(org, stream, ctx, drawn),
     )
-    now, before = data["now"], data["before"]
-    ctx.update(
-        {
-            "stream": stream,
-            "headline": [_tile(k, now[k], before[k]) for k in HEADLINE_KEYS],
-            "distribution": [
-                {
-                    **_tile(f"flow_distribution_{t}", now[f"flow_distribution_{t}"], None),
-                    "type": t,
-                    "count": data["velocity_by_type"][t],
-                }
-                for t in FLOW_TYPES
-            ],
-            "dora": [_dora_tile(org, k, now[k], before[k]) for k in DORA_KEYS],
-            "report_year": org.dora_report_year,
-            "coverage": data["coverage"],
-            "charts": data["charts"],
-        }
-    )
+    ctx.update({"stream": stream, **board})
     return render(request, "streams/dashboard.html", ctx)
 
 
