@@ -19,7 +19,7 @@ help:
 	@echo "make lint     ruff check and format check"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
 	@echo "make bench    import 1M flow items and time the metrics (BENCH_ARGS=\"--items N --runs K --keep\")"
-	@echo "make load     load-test the demo under gunicorn with locust (LOAD_SECONDS=60 LOAD_USERS=10)"
+	@echo "make load     load-test the demo under gunicorn with wrk (LOAD_SECONDS=60 LOAD_CONNECTIONS=10)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
@@ -65,7 +65,11 @@ bench: migrate
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Not part of `make test`: seeds the demo, then a minute of load (bench/load/run.py).
+# The load generator is Debian's wrk, installed here when missing (as root).
 load: migrate
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; } \
+	  || { echo "make load needs wrk: apt-get install --no-install-recommends wrk"; exit 2; }
 	$(PY) -m bench.load.run
 
 db-stop: install

@@ -3,13 +3,16 @@
 Steps: make sure the demo organization exists (``seed_demo``, idempotent), refresh
 the planner's statistics of the tables it just loaded, collect the static files,
 start gunicorn on 127.0.0.1 on a free port with production settings, sign in one
-session per simulated user as the demo admin (the login page, with its CSRF
-token), run the locust scenario (bench/load/locustfile.py) headless with
-LOAD_USERS users and no think time, first as a warm-up, then LOAD_SECONDS
-measured, print a table per endpoint and overall, and stop gunicorn whatever
-happened. Exits 1 when any request failed, 2 when the test could not run.
+session per connection as the demo admin (the login page, with its CSRF token),
+drive it with wrk (bench/load/scenario.lua) over LOAD_CONNECTIONS connections with
+no think time, first as a warm-up, then LOAD_SECONDS measured, print a table per
+endpoint and overall, and stop gunicorn whatever happened. Exits 1 when any request
+failed, 2 when the test could not run.
 
-Environment: LOAD_SECONDS (default 60), LOAD_USERS (default 10), LOAD_WORKERS
+wrk, written in C, costs the machine next to nothing per request: the cores measured
+serve the app and its database, not the load generator.
+
+Environment: LOAD_SECONDS (default 60), LOAD_CONNECTIONS (default 10), LOAD_WORKERS
 (gunicorn worker processes, default 4), LOAD_WARMUP_SECONDS (the same load before
 the measured one, not counted; default 10, 0 for none), plus the database's as for
 ``make run``.
@@ -18,9 +21,10 @@ Never part of ``make test``.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import http.cookiejar
+import json
+import math
 import os
 import re
 import secrets
@@ -42,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+WRK = shutil.which("wrk") or "wrk"
 HOST = "127.0.0.1"  # never anything else: the test drives this machine only
 TARGET_P95_MS = 100
 ENDPOINTS = ("dashboard", "api list", "kpis api")
@@ -298,111 +303,122 @@ class Row:
         return 100 * self.failures / self.requests if self.requests else 0.0
 
 
-def run_locust(
-    base: str, users: int, seconds: int, prefix: Path, env: dict[str, str]
-) -> dict[str, Row]:
-    """Run the scenario headless and answer its stats by request name."""
-    locust = subprocess.run(  # noqa: S603 - a fixed command line, no shell
+def percentile(ordered: list[float], pct: float) -> float:
+    """The nearest-rank percentile of an ascending list (nan when empty)."""
+    if not ordered:
+        return float("nan")
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def row(name: str, latencies: list[float], failures: int, seconds: float) -> Row:
+    ordered = sorted(latencies)
+    return Row(
+        name,
+        len(ordered),
+        failures,
+        len(ordered) / seconds if seconds else 0.0,
+        percentile(ordered, 50),
+        percentile(ordered, 95),
+        percentile(ordered, 99),
+        ordered[-1] if ordered else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Result:
+    rows: dict[str, Row]  # by endpoint, and "overall"
+    notes: list[str]  # the first errors' reasons
+
+
+def run_wrk(base: str, connections: int, seconds: int, env: dict[str, str]) -> Result:
+    """Run the scenario (bench/load/scenario.lua) with one wrk thread per connection
+    and answer its figures per endpoint and overall."""
+    wrk = subprocess.run(  # noqa: S603 - a fixed command line, no shell
         [
-            str(BIN / "locust"),
-            "--locustfile",
-            str(ROOT / "bench" / "load" / "locustfile.py"),
-            "--headless",
-            "--users",
-            str(users),
-            "--spawn-rate",
-            str(users),
-            "--run-time",
+            WRK,
+            "--threads",
+            str(connections),
+            "--connections",
+            str(connections),
+            "--duration",
             f"{seconds}s",
-            "--host",
+            # A request still unanswered after this long is an error (a timeout).
+            "--timeout",
+            "30s",
+            "--script",
+            str(ROOT / "bench" / "load" / "scenario.lua"),
             base,
-            "--csv",
-            str(prefix),
-            "--only-summary",
-            # Users finish the request under way when the time is up: a warm-up's
-            # slow first requests complete (and count), rather than being cut off.
-            "--stop-timeout",
-            "120",
-            "--loglevel",
-            "WARNING",
         ],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
-    stats = prefix.with_name(f"{prefix.name}_stats.csv")
-    if not stats.exists():
-        raise LoadError(
-            f"locust exited with {locust.returncode} and wrote no stats:\n"
-            + "\n".join(locust.stderr.splitlines()[-20:])
-        )
-    return read_stats(stats)
+    line = next(
+        (ln for ln in reversed(wrk.stdout.splitlines()) if ln.startswith('{"endpoints"')), None
+    )
+    if wrk.returncode != 0 or line is None:
+        output = (wrk.stderr or wrk.stdout).splitlines()[-20:]
+        raise LoadError(f"wrk exited with {wrk.returncode}:\n" + "\n".join(output))
+    data = json.loads(line)
+    duration = data["duration_s"]
+    rows, everything, failures = {}, [], 0
+    for name in ENDPOINTS:
+        figures = data["endpoints"][name]
+        rows[name] = row(name, figures["latencies_ms"], figures["errors"], duration)
+        everything += figures["latencies_ms"]
+        failures += figures["errors"]
+    # A socket error (refused, reset, timed out) has no response, hence no latency.
+    rows["overall"] = row("overall", everything, failures + data["socket_errors"], duration)
+    notes = list(data["error_notes"])
+    if data["socket_errors"]:
+        notes.append(f"{data['socket_errors']} connections failed (refused, reset or timed out)")
+    return Result(rows, notes)
 
 
-def read_stats(path: Path) -> dict[str, Row]:
-    """Locust's per-endpoint stats CSV, by request name ("Aggregated" for all)."""
-    rows = {}
-    with path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            rows[r["Name"]] = Row(
-                r["Name"],
-                int(r["Request Count"]),
-                int(r["Failure Count"]),
-                float(r["Requests/s"]),
-                float(r["50%"] if r["50%"] != "N/A" else "nan"),
-                float(r["95%"] if r["95%"] != "N/A" else "nan"),
-                float(r["99%"] if r["99%"] != "N/A" else "nan"),
-                float(r["Max Response Time"]),
-            )
-    return rows
-
-
-def report(rows: dict[str, Row], demo: Demo, users: int, seconds: int, workers: int) -> int:
+def report(result: Result, demo: Demo, users: int, seconds: int, workers: int) -> int:
+    rows = result.rows
     print()
-    print(f"Load: {users} users, no think time, {seconds} s, gunicorn {workers} sync workers")
+    print(f"Load: {users} connections, no think time, {seconds} s, gunicorn {workers} sync workers")
     print(f"  dashboard: {demo.dashboard} (the current quarter to date)")
     print(f"  api list:  {demo.api_list}")
     print(f"  kpis api:  {demo.kpis} ({demo.quarter}, the last full quarter)")
     print()
     header = f"{'endpoint':<11} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7}"
     print(f"{header} {'p99 ms':>7} {'errors':>8}")
-    for name in (*ENDPOINTS, "Aggregated"):
-        r = rows.get(name) or Row(name, 0, 0, 0.0, float("nan"), float("nan"), float("nan"), 0.0)
-        label = "overall" if name == "Aggregated" else name
+    for name in (*ENDPOINTS, "overall"):
+        r = rows[name]
         print(
-            f"{label:<11} {r.requests:>9} {r.rps:>8.1f} {r.p50:>7.0f} {r.p95:>7.0f} "
+            f"{name:<11} {r.requests:>9} {r.rps:>8.1f} {r.p50:>7.0f} {r.p95:>7.0f} "
             f"{r.p99:>7.0f} {r.error_rate:>7.2f}%"
         )
-    failures = sum(rows[n].failures for n in ENDPOINTS if n in rows)
-    missing = [n for n in ENDPOINTS if not rows.get(n) or not rows[n].requests]
-    slow = [n for n in ENDPOINTS if n in rows and not rows[n].p95 <= TARGET_P95_MS]
+    failures = rows["overall"].failures
+    missing = [n for n in ENDPOINTS if not rows[n].requests]
+    slow = [n for n in ENDPOINTS if rows[n].requests and not rows[n].p95 <= TARGET_P95_MS]
     print()
     verdict = "met" if not (failures or missing or slow) else "missed"
     details = [f"{n} p95 {rows[n].p95:.0f} ms" for n in slow]
     details += [f"{failures} errors"] if failures else []
     details += [f"no requests to {n}" for n in missing]
     print(
-        f"target (p95 <= {TARGET_P95_MS} ms per endpoint, 0 errors, at {users} users): {verdict}"
+        f"target (p95 <= {TARGET_P95_MS} ms per endpoint, 0 errors, at {users} connections): "
+        + verdict
         + (f" ({'; '.join(details)})" if details else "")
     )
+    if result.notes:
+        print("errors:")
+        for note in result.notes:
+            print(f"  {note}")
     return 1 if failures or missing else 0
-
-
-def print_failures(path: Path, limit: int = 10) -> None:
-    if not path.exists():
-        return
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows[:limit]:
-        print(f"  {r['Occurrences']} x {r['Method']} {r['Name']}: {r['Error']}")
 
 
 def run() -> int:
     seconds = _whole_number("LOAD_SECONDS", 60)
-    users = _whole_number("LOAD_USERS", 10)
+    users = _whole_number("LOAD_CONNECTIONS", 10)
     workers = _whole_number("LOAD_WORKERS", 4)
     warmup = _whole_number("LOAD_WARMUP_SECONDS", 10, minimum=0)
+    if shutil.which("wrk") is None:
+        raise LoadError("wrk is not installed (Debian: apt-get install --no-install-recommends wrk)")
     demo = prepare_demo()
     work = Path(tempfile.mkdtemp(prefix="throughline-load-"))
     try:
@@ -421,7 +437,7 @@ def run() -> int:
                     pool.map(lambda _: sign_in(base, demo.email, demo.password), range(users))
                 )
             cpu_before = workers_cpu_seconds(server.pid)
-            locust_env = {
+            wrk_env = {
                 **os.environ,
                 "LOAD_SESSIONS": ",".join(sessions),
                 "LOAD_DASHBOARD": demo.dashboard,
@@ -432,21 +448,17 @@ def run() -> int:
                 # Each worker's first dashboard draws its charts (its own cache):
                 # measured here, apart from the steady state.
                 print(f"warming up for {warmup} s ...", flush=True)
-                warm = run_locust(base, users, warmup, work / "warmup", locust_env)
-                slowest = max((r.max for r in warm.values()), default=0)
-                print(f"warm-up: {warm['Aggregated'].requests} requests, slowest {slowest:.0f} ms")
+                warm = run_wrk(base, users, warmup, wrk_env).rows["overall"]
+                print(f"warm-up: {warm.requests} requests, slowest {warm.max:.0f} ms")
                 cpu_before = workers_cpu_seconds(server.pid)
-            print(f"running locust: {users} users for {seconds} s ...", flush=True)
-            rows = run_locust(base, users, seconds, work / "load", locust_env)
+            print(f"running wrk: {users} connections for {seconds} s ...", flush=True)
+            result = run_wrk(base, users, seconds, wrk_env)
             cpu_after = workers_cpu_seconds(server.pid)
-            code = report(rows, demo, users, seconds, workers)
-            served = rows["Aggregated"].requests if "Aggregated" in rows else 0
+            code = report(result, demo, users, seconds, workers)
+            served = result.rows["overall"].requests
             if cpu_before is not None and cpu_after is not None and served:
                 per_request = 1000 * (cpu_after - cpu_before) / served
                 print(f"gunicorn workers' CPU per request: {per_request:.1f} ms (PostgreSQL apart)")
-            if code:
-                print("failures:")
-                print_failures(work / "load_failures.csv")
             return code
         except LoadError as exc:
             raise LoadError(f"{exc}\ngunicorn's log ends with:\n{_tail(log)}") from None
