@@ -418,7 +418,9 @@ def run() -> int:
     workers = _whole_number("LOAD_WORKERS", 4)
     warmup = _whole_number("LOAD_WARMUP_SECONDS", 10, minimum=0)
     if shutil.which("wrk") is None:
-        raise LoadError("wrk is not installed (Debian: apt-get install --no-install-recommends wrk)")
+        raise LoadError(
+            "wrk is not installed (Debian: apt-get install --no-install-recommends wrk)"
+        )
     demo = prepare_demo()
     work = Path(tempfile.mkdtemp(prefix="throughline-load-"))
     try:
