@@ -237,6 +237,7 @@ def test_period_picker_month_and_custom(tenant_a):
     assert custom.context["choice"].previous.date_from == dt.date(2026, 4, 2)
     page = client.get(dashboard_url(org, stream)).content.decode()
     assert "2026-Q2" in page and "May 2026" in page  # the picker lists recent periods
+    assert "{#" not in page and "#}" not in page  # its template's comments stay comments
 
 
 @pytest.mark.django_db
