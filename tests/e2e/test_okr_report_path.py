@@ -101,6 +101,12 @@ def test_an_admin_links_okrs_and_exports_the_quarterly_report(
     monkeypatch.setattr(report_export_build, "delay_on_commit", lambda *args: held.append(args))
     page.get_by_role("link", name="Reports", exact=True).click()
     page.get_by_test_id("report-form").locator("[name=quarter]").select_option("2026-Q3")
+    # The admin's recompute option wraps beside the button, never under it.
+    option = (
+        page.get_by_test_id("recompute").locator("xpath=following-sibling::span").bounding_box()
+    )
+    button = page.get_by_role("button", name="Export PDF, XLSX and CSV").bounding_box()
+    assert option and button and option["x"] + option["width"] <= button["x"], (option, button)
     page.get_by_role("button", name="Export PDF, XLSX and CSV").click()
 
     # 6. Wait on the progress bar: queued, then done once a worker has built it.
