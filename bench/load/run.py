@@ -46,7 +46,6 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-WRK = shutil.which("wrk") or "wrk"
 HOST = "127.0.0.1"  # never anything else: the test drives this machine only
 TARGET_P95_MS = 100
 ENDPOINTS = ("dashboard", "api list", "kpis api")
@@ -330,12 +329,12 @@ class Result:
     notes: list[str]  # the first errors' reasons
 
 
-def run_wrk(base: str, connections: int, seconds: int, env: dict[str, str]) -> Result:
+def run_wrk(wrk: str, base: str, connections: int, seconds: int, env: dict[str, str]) -> Result:
     """Run the scenario (bench/load/scenario.lua) with one wrk thread per connection
     and answer its figures per endpoint and overall."""
-    wrk = subprocess.run(  # noqa: S603 - a fixed command line, no shell
+    done = subprocess.run(  # noqa: S603 - a fixed command line, no shell
         [
-            WRK,
+            wrk,
             "--threads",
             str(connections),
             "--connections",
@@ -355,11 +354,11 @@ def run_wrk(base: str, connections: int, seconds: int, env: dict[str, str]) -> R
         text=True,
     )
     line = next(
-        (ln for ln in reversed(wrk.stdout.splitlines()) if ln.startswith('{"endpoints"')), None
+        (ln for ln in reversed(done.stdout.splitlines()) if ln.startswith('{"endpoints"')), None
     )
-    if wrk.returncode != 0 or line is None:
-        output = (wrk.stderr or wrk.stdout).splitlines()[-20:]
-        raise LoadError(f"wrk exited with {wrk.returncode}:\n" + "\n".join(output))
+    if done.returncode != 0 or line is None:
+        output = (done.stderr or done.stdout).splitlines()[-20:]
+        raise LoadError(f"wrk exited with {done.returncode}:\n" + "\n".join(output))
     data = json.loads(line)
     duration = data["duration_s"]
     rows, everything, failures = {}, [], 0
@@ -376,10 +375,11 @@ def run_wrk(base: str, connections: int, seconds: int, env: dict[str, str]) -> R
     return Result(rows, notes)
 
 
-def report(result: Result, demo: Demo, users: int, seconds: int, workers: int) -> int:
+def report(result: Result, demo: Demo, connections: int, seconds: int, workers: int) -> int:
     rows = result.rows
     print()
-    print(f"Load: {users} connections, no think time, {seconds} s, gunicorn {workers} sync workers")
+    print(f"Load: {connections} connections, no think time, {seconds} s, ", end="")
+    print(f"gunicorn {workers} sync workers")
     print(f"  dashboard: {demo.dashboard} (the current quarter to date)")
     print(f"  api list:  {demo.api_list}")
     print(f"  kpis api:  {demo.kpis} ({demo.quarter}, the last full quarter)")
@@ -401,7 +401,7 @@ def report(result: Result, demo: Demo, users: int, seconds: int, workers: int) -
     details += [f"{failures} errors"] if failures else []
     details += [f"no requests to {n}" for n in missing]
     print(
-        f"target (p95 <= {TARGET_P95_MS} ms per endpoint, 0 errors, at {users} connections): "
+        f"target (p95 <= {TARGET_P95_MS} ms per endpoint, 0 errors, at {connections} connections): "
         + verdict
         + (f" ({'; '.join(details)})" if details else "")
     )
@@ -414,10 +414,11 @@ def report(result: Result, demo: Demo, users: int, seconds: int, workers: int) -
 
 def run() -> int:
     seconds = _whole_number("LOAD_SECONDS", 60)
-    users = _whole_number("LOAD_CONNECTIONS", 10)
+    connections = _whole_number("LOAD_CONNECTIONS", 10)
     workers = _whole_number("LOAD_WORKERS", 4)
     warmup = _whole_number("LOAD_WARMUP_SECONDS", 10, minimum=0)
-    if shutil.which("wrk") is None:
+    wrk = shutil.which("wrk")
+    if wrk is None:
         raise LoadError(
             "wrk is not installed (Debian: apt-get install --no-install-recommends wrk)"
         )
@@ -436,7 +437,7 @@ def run() -> int:
             # In parallel: each sign-in hashes the password, deliberately slow.
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 sessions = list(
-                    pool.map(lambda _: sign_in(base, demo.email, demo.password), range(users))
+                    pool.map(lambda _: sign_in(base, demo.email, demo.password), range(connections))
                 )
             cpu_before = workers_cpu_seconds(server.pid)
             wrk_env = {
@@ -450,13 +451,13 @@ def run() -> int:
                 # Each worker's first dashboard draws its charts (its own cache):
                 # measured here, apart from the steady state.
                 print(f"warming up for {warmup} s ...", flush=True)
-                warm = run_wrk(base, users, warmup, wrk_env).rows["overall"]
+                warm = run_wrk(wrk, base, connections, warmup, wrk_env).rows["overall"]
                 print(f"warm-up: {warm.requests} requests, slowest {warm.max:.0f} ms")
                 cpu_before = workers_cpu_seconds(server.pid)
-            print(f"running wrk: {users} connections for {seconds} s ...", flush=True)
-            result = run_wrk(base, users, seconds, wrk_env)
+            print(f"running wrk: {connections} connections for {seconds} s ...", flush=True)
+            result = run_wrk(wrk, base, connections, seconds, wrk_env)
             cpu_after = workers_cpu_seconds(server.pid)
-            code = report(result, demo, users, seconds, workers)
+            code = report(result, demo, connections, seconds, workers)
             served = result.rows["overall"].requests
             if cpu_before is not None and cpu_after is not None and served:
                 per_request = 1000 * (cpu_after - cpu_before) / served
