@@ -19,6 +19,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -317,6 +318,17 @@ def quarterly_reports_by_quarter(*, organization: Organization) -> dict[str, Qua
         .select_related("frozen_by")
         .defer("data")
     }
+
+
+def report_time_zone(data: dict[str, Any]) -> ZoneInfo:
+    """The organization's time zone, which every time the report prints is in."""
+    return ZoneInfo(data["organization"]["time_zone"])
+
+
+def report_local_time(data: dict[str, Any], iso: str) -> dt.datetime:
+    """An instant of the report's data (stored in ISO 8601 with its offset) as a time
+    in the organization's zone, as the reports page shows it."""
+    return dt.datetime.fromisoformat(iso).astimezone(report_time_zone(data))
 
 
 def progress_percent(progress: float | None) -> float | None:

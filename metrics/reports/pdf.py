@@ -11,15 +11,21 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from journeys.dashboard_views import _kpi_tile
 from metrics import charts
 from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.engine import DORA_KEYS, FLOW_KEYS
-from metrics.reports.data import SUMMARY_JOURNEY_KEYS, SUMMARY_STREAM_KEYS, progress_percent
+from metrics.reports.data import (
+    SUMMARY_JOURNEY_KEYS,
+    SUMMARY_STREAM_KEYS,
+    progress_percent,
+    report_local_time,
+    report_time_zone,
+)
 from metrics.series import CFD_STATES
 from portfolio.okrs import Status
 from streams.dashboard_views import _tile
@@ -158,7 +164,6 @@ def _journey(j: dict[str, Any], objectives: dict[int, dict[str, Any]]) -> dict[s
 
 def report_context(data: dict[str, Any]) -> dict[str, Any]:
     """What ``metrics/report.html`` shows, from the frozen data alone."""
-    zone = ZoneInfo(data["organization"]["time_zone"])
     objectives = [_objective(o) for o in data["objectives"]]
     by_id = {o["id"]: o for o in objectives}
     statuses = [o["status"] for o in objectives]
@@ -178,7 +183,7 @@ def report_context(data: dict[str, Any]) -> dict[str, Any]:
             - dt.date.fromisoformat(data["period"]["from"])
         ).days
         + 1,
-        "frozen_at": dt.datetime.fromisoformat(data["frozen_at"]).astimezone(zone),
+        "frozen_at": report_local_time(data, data["frozen_at"]),
         "frozen_by": data["frozen_by"],
         "definitions_version": data["definitions_version"],
         "dora_report_year": data["dora_report_year"],
@@ -206,5 +211,8 @@ def report_pdf(data: dict[str, Any]) -> bytes:
     # Imported here: WeasyPrint loads Pango when imported, which only this needs.
     from weasyprint import HTML
 
-    html = render_to_string("metrics/report.html", report_context(data))
+    # Django's date filter shows an aware time in the active time zone, and a worker has
+    # none active (UTC): make it the organization's, as the pages are (tenancy middleware).
+    with timezone.override(report_time_zone(data)):
+        html = render_to_string("metrics/report.html", report_context(data))
     return HTML(string=html).write_pdf()

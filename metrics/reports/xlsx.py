@@ -15,7 +15,6 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from xlsxwriter.format import Format
@@ -25,7 +24,7 @@ from xlsxwriter.worksheet import Worksheet
 from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.engine import DORA_KEYS, FLOW_KEYS
 from metrics.reports.csv import delta
-from metrics.reports.data import SUMMARY_STREAM_KEYS, progress_percent
+from metrics.reports.data import SUMMARY_STREAM_KEYS, progress_percent, report_local_time
 from metrics.reports.escape import escape_formula
 from portfolio.okrs import Status
 
@@ -154,8 +153,7 @@ def write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Format | None =
 
 def _local(data: dict[str, Any], iso: str) -> dt.datetime:
     """An instant of the data as a naive local time of the organization (Excel has no zones)."""
-    zone = ZoneInfo(data["organization"]["time_zone"])
-    return dt.datetime.fromisoformat(iso).astimezone(zone).replace(tzinfo=None)
+    return report_local_time(data, iso).replace(tzinfo=None)
 
 
 def _date(iso: str) -> dt.date:

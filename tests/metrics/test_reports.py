@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import json
 import re
-from io import StringIO
+from io import BytesIO, StringIO
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,9 @@ from metrics.models import QuarterlyReport
 from metrics.reports.csv import COLUMNS
 from metrics.reports.data import quarterly_report_freeze, report_period
 from metrics.reports.escape import escape_formula
-from metrics.reports.pdf import report_context
+from metrics.reports.pdf import report_context, report_pdf
 from metrics.series import CFD_STATES
-from portfolio.models import KeyResult, Objective
+from portfolio.models import KeyResult, Objective, Organization
 from portfolio.services import key_result_save, objective_save
 from portfolio.tenancy import organization_context
 from tests.metrics.report_history import Q2, Q3, add_late_item, build_history
@@ -156,6 +156,33 @@ def test_the_report_states_when_its_figures_were_frozen(tmp_path, tenant_a, hist
     # Excel keeps times to the millisecond.
     frozen = report.frozen_at.replace(tzinfo=None)
     assert abs(stamp["Frozen at (UTC)"] - frozen) < dt.timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("zone", "local"),
+    [
+        # 18:13 UTC on 7 December is 05:13 the next day in Sydney (UTC+11 in summer)
+        # and 19:13 in Stockholm (UTC+1 in winter).
+        ("Australia/Sydney", ("8 December 2026", "05:13")),
+        ("Europe/Stockholm", ("7 December 2026", "19:13")),
+    ],
+)
+def test_the_pdf_prints_every_time_in_the_organizations_time_zone(tenant_a, history, zone, local):
+    org = tenant_a.org
+    with organization_context(org.pk):
+        Organization.objects.filter(pk=org.pk).update(time_zone=zone)
+        org.refresh_from_db()
+        frozen_at = dt.datetime(2026, 12, 7, 18, 13, tzinfo=dt.UTC)
+        report = quarterly_report_freeze(organization=org, quarter="2026-Q3", now=frozen_at)
+    # Rendered as the worker renders it: no request, so no time zone activated.
+    reader = PdfReader(BytesIO(report_pdf(report.data)))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    day, time = local
+    assert f"frozen {day}, {time} ({zone})" in text  # the cover
+    assert f"figures frozen {day}, {time}" in reader.pages[2].extract_text()  # a footer
+    assert f"computed on {day} at {time} ({zone})" in text  # "About these figures"
+    assert "18:13" not in text
+    assert time in reader.metadata["/Subject"]
 
 
 def test_a_quarter_in_progress_is_reported_to_date_and_not_frozen(tenant_a, history):
