@@ -33,6 +33,7 @@ from metrics.cache import kpis_for_period_cached
 from metrics.engine import parse_date_range
 from metrics.manual import manual_value_delete, manual_value_set
 from metrics.models import ExportStatus, ManualKpiValue, ReportExport, ReportFile, ReportFormat
+from metrics.reports.data import figures_in_progress
 from metrics.reports.exports import CONTENT_TYPES, report_export_create, report_file_download
 from portfolio.api_input import ApiModelSerializer, ApiSerializer
 from portfolio.api_schema import ErrorSerializer
@@ -202,6 +203,11 @@ class ReportExportSerializer(serializers.ModelSerializer):
         help_text="The URL of each file built so far, by format; the files exist once the "
         "status is done."
     )
+    in_progress = serializers.SerializerMethodField(
+        help_text="Whether the quarter was still in progress when its figures were computed: "
+        "they run to that day and are not frozen (every export computes them again until "
+        "the first one after the quarter's end). Null until the figures are ready."
+    )
 
     class Meta:
         model = ReportExport
@@ -215,6 +221,7 @@ class ReportExportSerializer(serializers.ModelSerializer):
             "step",
             "message",
             "frozen_at",
+            "in_progress",
             "requested_by",
             "created_at",
             "started_at",
@@ -228,11 +235,23 @@ class ReportExportSerializer(serializers.ModelSerializer):
             "progress": {"help_text": "Percent done, 0..100."},
             "step": {"help_text": "What the worker is doing now."},
             "message": {"help_text": "Why a failed export failed."},
-            "frozen_at": {"help_text": "When the figures the files show were computed and frozen."},
+            "frozen_at": {
+                "help_text": "When the figures the files show were computed (and frozen, "
+                "unless in_progress)."
+            },
         }
 
     def get_requested_by(self, export: ReportExport) -> str | None:
         return export.requested_by.email if export.requested_by_id else None
+
+    def get_in_progress(self, export: ReportExport) -> bool | None:
+        if export.frozen_at is None:
+            return None
+        return figures_in_progress(
+            organization=self.context["organization"],
+            quarter=export.quarter,
+            computed_at=export.frozen_at,
+        )
 
     def get_status_url(self, export: ReportExport) -> str:
         path = reverse(

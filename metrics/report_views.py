@@ -11,7 +11,12 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
 from metrics.models import ReportExport, ReportFile, ReportFormat
-from metrics.reports.data import last_full_quarter, quarterly_reports_by_quarter, recent_quarters
+from metrics.reports.data import (
+    figures_in_progress,
+    last_full_quarter,
+    quarterly_reports_by_quarter,
+    recent_quarters,
+)
 from metrics.reports.exports import (
     CONTENT_TYPES,
     report_export_create,
@@ -92,6 +97,9 @@ def report_export_page(request: HttpRequest, export_id: int) -> HttpResponse:
     )
     ready = report_files_ready(organization=request.organization, exports=[export])
     _with_downloads(request.organization.slug, [export], ready)
+    export.in_progress = export.frozen_at is not None and figures_in_progress(
+        organization=request.organization, quarter=export.quarter, computed_at=export.frozen_at
+    )
     template = "metrics/report_export.html"
     return render(request, f"{template}#status" if request.htmx else template, {"export": export})
 

@@ -98,6 +98,15 @@ def report_period(
     return ReportPeriod(quarter, start, date_to, end, previous, prev_start, prev_to, in_progress)
 
 
+def figures_in_progress(
+    *, organization: Organization, quarter: str, computed_at: dt.datetime
+) -> bool:
+    """Whether figures of ``quarter`` computed at ``computed_at`` were computed while it
+    was in progress: they run to that day and are not frozen (an export's figures,
+    whose ``frozen_at`` says when they were computed, are of either kind)."""
+    return report_period(organization=organization, quarter=quarter, now=computed_at).in_progress
+
+
 def recent_quarters(*, organization: Organization, count: int = 8) -> list[str]:
     """The current quarter and the ``count - 1`` before it, newest first."""
     current = quarter_of(local_today(organization))

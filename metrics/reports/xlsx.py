@@ -169,6 +169,7 @@ def _summary(book: _Book, data: dict[str, Any]) -> None:
     org = data["organization"]
     sheet.write_string(0, 0, escape_formula(f"{org['name']}: quarterly report"), book.title)
     period, previous = data["period"], data["previous"]
+    stamped = "Computed" if data["in_progress"] else "Frozen"
     stamp: list[tuple[str, Any, Format | None]] = [
         ("Organization", f"{org['name']} ({org['slug']})", None),
         ("Quarter", _quarter_label(data), None),
@@ -177,8 +178,9 @@ def _summary(book: _Book, data: dict[str, Any]) -> None:
         ("Compared with", previous["quarter"], None),
         ("Compared from", _date(previous["from"]), book.date),
         ("Compared to", _date(previous["to"]), book.date),
-        (f"Frozen at ({org['time_zone']})", _local(data, data["frozen_at"]), book.datetime),
-        ("Frozen by", data["frozen_by"] or "the system", None),
+        # A quarter in progress is computed to date, never frozen (as the PDF says).
+        (f"{stamped} at ({org['time_zone']})", _local(data, data["frozen_at"]), book.datetime),
+        (f"{stamped} by", data["frozen_by"] or "the system", None),
         ("Definitions version", data["definitions_version"], None),
         ("DORA report year", data["dora_report_year"], book.number("0")),
     ]

@@ -3,15 +3,18 @@ download), with the other-organization (404) and role (403) cases."""
 
 from __future__ import annotations
 
-from io import StringIO
+import re
+from io import BytesIO, StringIO
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from metrics.models import ExportStatus, QuarterlyReport, ReportExport, ReportFile
 from metrics.reports import exports
 from metrics.tasks import report_export_build
+from portfolio.okrs import local_today, quarter_of
 from portfolio.tenancy import organization_context
 from tests import api
 from tests.conftest import client_for
@@ -192,6 +195,34 @@ def test_an_admin_recomputes_from_the_page(
         admin.post(page(), {"quarter": "2026-Q3", "recompute": "on"})
     export = ReportExport.objects.get(organization=tenant_a.org)
     assert export.recompute and export.status == ExportStatus.DONE
+
+
+def test_a_quarter_in_progress_is_computed_not_frozen_wherever_the_export_is_read(
+    tenant_a, history, fast
+):
+    """As the PDF says: a quarter's figures are frozen only once it has ended."""
+    current = quarter_of(local_today(tenant_a.org))
+    export = create(tenant_a, quarter=current, formats=["xlsx"])
+    assert export.status == ExportStatus.DONE
+    viewer = client_for(tenant_a.viewer)
+    url = reverse("report_export", kwargs={"org_slug": "org-a", "export_id": export.pk})
+    done = re.search(r'data-testid="report-done">(.*?)</div>', viewer.get(url).content.decode())[1]
+    assert "computed" in done and "were frozen" not in done
+    listing = viewer.get(page()).content.decode()
+    assert "Frozen quarters" not in listing
+    row = re.search(rf"<td>{current}</td>\s*<td>(.*?)</td>", listing)[1]
+    assert row.startswith("to date, computed") and "frozen since" not in row
+    status = api.get(viewer, f"reports/{export.pk}/").json()
+    assert status["in_progress"] is True
+    summary = load_workbook(BytesIO(files(tenant_a, export)["xlsx"][1]))["Summary"]
+    labels = [row[0].value for row in summary.iter_rows(min_row=3, max_row=14)]
+    assert "Computed at (UTC)" in labels and "Computed by" in labels
+    assert not [label for label in labels if label and label.startswith("Frozen")]
+    # A finished quarter's are frozen, and say so.
+    finished = create(tenant_a, quarter="2026-Q3", formats=["csv"])
+    assert api.get(viewer, f"reports/{finished.pk}/").json()["in_progress"] is False
+    finished_url = reverse("report_export", kwargs={"org_slug": "org-a", "export_id": finished.pk})
+    assert "were frozen" in viewer.get(finished_url).content.decode()
 
 
 def test_the_page_refuses_a_future_quarter(tenant_a, history):
