@@ -43,6 +43,10 @@ STATE_COLORS = {"done": "#12b76a", "waiting": "#f79009", "active": "#2f5bd3", "n
 LINE_COLORS = ("#2f5bd3", "#f79009")
 
 RC = {
+    # Titles, units and labels are people's text: "$x^$" is text, never mathtext
+    # (which would fail on it, or draw something else). Every chart draws in this
+    # context, its text and ticks included (``_to_svg`` draws in it too).
+    "text.parse_math": False,
     "svg.fonttype": "none",
     # Stable ids and no date stamp: the same data draws the same bytes.
     "svg.hashsalt": "throughline",

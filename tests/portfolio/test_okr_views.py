@@ -365,6 +365,22 @@ def test_the_objective_page_shows_key_results_history_and_linked_metrics(tenant_
     assert "Edit objective" not in html and "Link a value stream" not in html
 
 
+@pytest.mark.parametrize("role", ["admin", "editor", "viewer"])
+def test_dollar_signs_in_a_title_or_unit_are_text_on_the_objective_page(tenant_a, role):
+    """matplotlib would read $...$ as mathtext (and fail on this one): it is text."""
+    okrs = make_okrs(tenant_a)
+    with organization_context(tenant_a.org.pk):
+        Objective.objects.filter(pk=okrs.parent.pk).update(title="Cut cost by $x^$")
+        KeyResult.objects.filter(pk=okrs.manual.pk).update(unit="$x^$")
+    check_in(tenant_a, okrs.manual, 4)
+    response = client_for(tenant_a.member(role)).get(f"/o/org-a/okrs/{okrs.parent.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Cut cost by $x^$</h1>" in html
+    card = html[html.index(f'id="kr-{okrs.manual.pk}"') :]
+    assert ">$x^$</text>" in card  # the history chart's axis label, as typed
+
+
 def test_the_objective_page_takes_the_same_queries_however_many_links_and_key_results(
     tenant_a,
 ):
