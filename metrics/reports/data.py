@@ -9,6 +9,9 @@ frozen in ``QuarterlyReport.data``: everything the renderers (``metrics.reports.
   number of days from the start of the previous quarter, as the dashboards compare it.
   Its figures are computed again by every export until the first export after the
   quarter's end, which freezes them; a quarter that has not started is refused.
+- Figures are frozen only once the files drawn from them are built
+  (``quarterly_report_figures`` computes, ``quarterly_report_keep`` stores): an export
+  that fails freezes nothing.
 - Frozen figures are reused by every later export, whatever events arrive since, until
   an admin recomputes them.
 """
@@ -285,7 +288,7 @@ def _lock(organization_id: int, quarter: str) -> None:
 
 
 @transaction.atomic
-def quarterly_report_freeze(
+def quarterly_report_figures(
     *,
     organization: Organization,
     quarter: str,
@@ -294,28 +297,92 @@ def quarterly_report_freeze(
     now: dt.datetime | None = None,
 ) -> QuarterlyReport:
     """The quarter's report figures: the frozen ones when the quarter has ended and they
-    cover all of it (unless ``recompute``), else computed now and stored.
+    cover all of it (unless ``recompute``), else figures computed now, in a report not
+    stored yet (its ``pk`` is None) that ``quarterly_report_keep`` freezes.
 
-    Concurrent calls for one quarter wait for each other, so they never compute it
-    twice. Raises ValidationError for a bad or future quarter.
+    Waits for another computation of the same quarter in progress, so two never run
+    at once (the lock lasts as long as the caller's transaction). Raises
+    ValidationError for a bad or future quarter.
     """
     report_period(organization=organization, quarter=quarter, now=now)
     _lock(organization.pk, quarter)
-    report = QuarterlyReport.objects.filter(organization=organization, quarter=quarter).first()
-    if report is not None and not report.in_progress and not recompute:
-        return report
+    stored = QuarterlyReport.objects.filter(organization=organization, quarter=quarter).first()
+    if stored is not None and not stored.in_progress and not recompute:
+        return stored
     now = now or timezone.now()
     data = report_data_build(organization=organization, quarter=quarter, now=now)
     person = user if user is not None and user.is_authenticated else None
     data["frozen_at"] = now.isoformat()
     data["frozen_by"] = person.email if person else None
-    if report is None:
-        report = QuarterlyReport(organization=organization, quarter=quarter)
-    report.data = data
-    report.frozen_at = now
-    report.frozen_by = person
-    report.in_progress = data["in_progress"]
+    return QuarterlyReport(
+        organization=organization,
+        quarter=quarter,
+        data=data,
+        frozen_at=now,
+        frozen_by=person,
+        in_progress=data["in_progress"],
+    )
+
+
+@transaction.atomic
+def quarterly_report_keep(*, report: QuarterlyReport, recompute: bool = False) -> QuarterlyReport:
+    """Store (freeze) figures ``quarterly_report_figures`` computed, and answer the
+    quarter's stored report.
+
+    An export calls it only once every file drawn from the figures is built, so a
+    failed export freezes nothing. Should another export have frozen the quarter
+    since these figures were computed (and this is not a recompute), its figures stay
+    and are answered instead: the caller draws its files again from them.
+    """
+    _lock(report.organization_id, report.quarter)
+    stored = QuarterlyReport.objects.filter(
+        organization_id=report.organization_id, quarter=report.quarter
+    ).first()
+    if stored is not None and stored.frozen_at == report.frozen_at:
+        return stored
+    if (
+        stored is not None
+        and not recompute
+        and (not stored.in_progress or stored.frozen_at > report.frozen_at)
+    ):
+        return stored
+    return _store(report)
+
+
+def _store(report: QuarterlyReport) -> QuarterlyReport:
+    """Save fresh figures as the quarter's report, in place of any stored before."""
+    report.pk = (
+        QuarterlyReport.objects.filter(
+            organization_id=report.organization_id, quarter=report.quarter
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
     report.save()
+    return report
+
+
+@transaction.atomic
+def quarterly_report_freeze(
+    *,
+    organization: Organization,
+    quarter: str,
+    user: AbstractBaseUser | None = None,
+    recompute: bool = False,
+    now: dt.datetime | None = None,
+) -> QuarterlyReport:
+    """The quarter's report figures (``quarterly_report_figures``), frozen at once in the
+    caller's transaction: for a caller that builds its file in that same transaction,
+    as the ``export_report`` command does, so that a failure undoes the freeze too.
+
+    Raises ValidationError for a bad or future quarter.
+    """
+    report = quarterly_report_figures(
+        organization=organization, quarter=quarter, user=user, recompute=recompute, now=now
+    )
+    if report.pk is None:
+        # The lock is still held: nothing can have been frozen since.
+        report = _store(report)
     return report
 
 

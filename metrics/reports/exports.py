@@ -2,9 +2,11 @@
 
 An export goes queued -> running -> done | failed. The worker
 (``metrics.tasks.report_export_build``) runs ``report_export_run``: it claims the
-export, freezes the quarter's figures if they are not yet (or recomputes them when
-asked), renders each format from them and stores each file as a ``ReportFile``
-row. Each step commits on its own, so the page polling the export sees it move.
+export, reads the quarter's frozen figures or computes them (also when asked to
+recompute), renders each format from them and stores each file as a ``ReportFile``
+row. Each step commits on its own, so the page polling the export sees it move;
+figures computed by the export are frozen only with its last step, once every file
+is built, so an export that fails freezes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.utils import timezone
 
 from metrics.models import ExportStatus, QuarterlyReport, ReportExport, ReportFile, ReportFormat
 from metrics.reports.csv import report_csv
-from metrics.reports.data import quarterly_report_freeze, report_period
+from metrics.reports.data import quarterly_report_figures, quarterly_report_keep, report_period
 from metrics.reports.pdf import report_pdf
 from metrics.reports.xlsx import report_xlsx
 from portfolio.audit import audit_record
@@ -223,6 +225,23 @@ def _update(organization_id: int, export: ReportExport, **fields: Any) -> None:
         export.save(update_fields=list(fields))
 
 
+def _files_build(organization: Organization, export: ReportExport, report: QuarterlyReport) -> None:
+    """Render each format of the export from ``report``'s figures and store it (each
+    file committed on its own, so the page polling the export sees it move)."""
+    share = (PROGRESS_DONE - PROGRESS_FIGURES) // max(len(export.formats), 1)
+    for n, fmt in enumerate(export.formats):
+        _update(organization.pk, export, step=f"Building the {ReportFormat(fmt).label} file")
+        filename, content = report_render(report=report, fmt=fmt)
+        with organization_context(organization.pk):
+            ReportFile.objects.update_or_create(
+                organization=organization,
+                export=export,
+                format=fmt,
+                defaults={"filename": filename, "content": content, "size": len(content)},
+            )
+        _update(organization.pk, export, progress=PROGRESS_FIGURES + share * (n + 1))
+
+
 def report_export_run(*, organization_id: int, export_id: int) -> str | None:
     """Build one export; answers its final status, or None when it had nothing to do.
 
@@ -239,40 +258,39 @@ def report_export_run(*, organization_id: int, export_id: int) -> str | None:
         return None
     try:
         with organization_context(organization_id):
-            report = quarterly_report_freeze(
+            report = quarterly_report_figures(
                 organization=organization,
                 quarter=export.quarter,
                 user=export.requested_by,
                 recompute=export.recompute,
             )
-        _update(
-            organization_id,
-            export,
-            progress=PROGRESS_FIGURES,
-            step="Figures ready",
-            frozen_at=report.frozen_at,
-        )
-        share = (PROGRESS_DONE - PROGRESS_FIGURES) // max(len(export.formats), 1)
-        for n, fmt in enumerate(export.formats):
-            _update(organization_id, export, step=f"Building the {ReportFormat(fmt).label} file")
-            filename, content = report_render(report=report, fmt=fmt)
+        while True:
+            _update(organization_id, export, progress=PROGRESS_FIGURES, step="Figures ready")
+            _files_build(organization, export, report)
             with organization_context(organization_id):
-                ReportFile.objects.update_or_create(
-                    organization=organization,
-                    export=export,
-                    format=fmt,
-                    defaults={"filename": filename, "content": content, "size": len(content)},
+                # The freeze, with the export's end: fresh figures are stored only now
+                # that every file drawn from them is built, so a failed export has
+                # frozen nothing.
+                kept = (
+                    report
+                    if report.pk is not None
+                    else quarterly_report_keep(report=report, recompute=export.recompute)
                 )
-            _update(organization_id, export, progress=PROGRESS_FIGURES + share * (n + 1))
-        _update(
-            organization_id,
-            export,
-            status=ExportStatus.DONE,
-            progress=PROGRESS_DONE,
-            step="Done",
-            finished_at=timezone.now(),
-        )
-        return ExportStatus.DONE
+                if kept.frozen_at == report.frozen_at:
+                    _update(
+                        organization_id,
+                        export,
+                        status=ExportStatus.DONE,
+                        progress=PROGRESS_DONE,
+                        step="Done",
+                        frozen_at=report.frozen_at,
+                        finished_at=timezone.now(),
+                    )
+                    return ExportStatus.DONE
+            # Another export froze the quarter while these files were built: draw them
+            # again from its figures, as every later export does (stored ones: this is
+            # the last round).
+            report = kept
     except Exception as exc:
         if isinstance(exc, ValidationError):
             message = " ".join(exc.messages)

@@ -10,10 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from metrics.models import ExportStatus, QuarterlyReport, ReportExport, ReportFile
 from metrics.reports import exports
+from metrics.reports.data import quarterly_report_freeze
 from metrics.tasks import report_export_build
+from portfolio.models import KeyResult, Objective
 from portfolio.okrs import local_today, quarter_of
 from portfolio.tenancy import organization_context
 from tests import api
@@ -108,6 +111,72 @@ def test_a_failing_build_marks_the_export_failed_and_keeps_no_file(tenant_a, his
     assert export.message == exports.FAILED_MESSAGE
     assert export.finished_at is not None
     assert files(tenant_a, export) == {}
+
+
+def frozen_report(tenant) -> QuarterlyReport | None:
+    with organization_context(tenant.org.pk):
+        return QuarterlyReport.objects.filter(organization=tenant.org, quarter="2026-Q3").first()
+
+
+def test_a_failed_export_freezes_nothing(tenant_a, history, monkeypatch):
+    def broken(data):
+        raise RuntimeError("the layout engine fell over")
+
+    monkeypatch.setitem(exports.RENDERERS, "pdf", broken)
+    failed = create(tenant_a, formats=["csv", "pdf"])
+    assert failed.status == ExportStatus.FAILED
+    assert frozen_report(tenant_a) is None
+    assert failed.frozen_at is None
+    # Once the cause is gone, the next export computes the quarter from the events as
+    # they are then (not from figures the failed one left) and freezes them.
+    add_late_item(tenant_a.org, history["claims"])
+    monkeypatch.setitem(exports.RENDERERS, "pdf", lambda data: b"%PDF-1.7 test")
+    done = create(tenant_a, formats=["csv", "pdf"])
+    assert done.status == ExportStatus.DONE
+    report = frozen_report(tenant_a)
+    assert report.frozen_at == done.frozen_at
+    assert b"flow,value_stream,claims,flow_velocity,items,3,1,2" in files(tenant_a, done)["csv"][1]
+    # A recompute that fails keeps the frozen figures it would have replaced.
+    monkeypatch.setitem(exports.RENDERERS, "pdf", broken)
+    create(tenant_a, tenant_a.admin, formats=["pdf"], recompute=True)
+    assert frozen_report(tenant_a).frozen_at == report.frozen_at
+
+
+def test_an_export_draws_the_figures_another_export_froze_meanwhile(
+    tenant_a, history, fast, monkeypatch
+):
+    build, racer = exports._files_build, {}
+
+    def racing(organization, export, report):
+        if not racer:  # while the first files are built, another export freezes Q3
+            add_late_item(tenant_a.org, history["claims"])
+            with organization_context(tenant_a.org.pk):
+                racer["report"] = quarterly_report_freeze(
+                    organization=tenant_a.org, quarter="2026-Q3"
+                )
+        build(organization, export, report)
+
+    monkeypatch.setattr(exports, "_files_build", racing)
+    export = create(tenant_a, formats=["csv"])
+    assert export.status == ExportStatus.DONE
+    assert export.frozen_at == racer["report"].frozen_at == frozen_report(tenant_a).frozen_at
+    # The files show the frozen figures (with the late item), not the ones first drawn.
+    assert (
+        b"flow,value_stream,claims,flow_velocity,items,3,1,2" in files(tenant_a, export)["csv"][1]
+    )
+
+
+def test_an_objective_titled_with_dollar_signs_exports_as_text(tenant_a, history):
+    """matplotlib would read $...$ as mathtext: a title or unit is text, never parsed."""
+    with organization_context(tenant_a.org.pk):
+        Objective.objects.filter(pk=history["faster"].pk).update(title="Cut cost by $x^$")
+        KeyResult.objects.filter(pk=history["trained"].pk).update(unit="$x^$")
+    export = create(tenant_a, formats=["pdf"])
+    assert export.status == ExportStatus.DONE, export.message
+    text = "\n".join(
+        p.extract_text() for p in PdfReader(BytesIO(files(tenant_a, export)["pdf"][1])).pages
+    )
+    assert "Cut cost by $x^$" in text
 
 
 def test_an_export_reuses_frozen_figures_unless_it_recomputes(tenant_a, history, fast):
