@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.axes import Axes
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DayLocator
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DayLocator, date2num
 from matplotlib.figure import Figure
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -59,6 +60,8 @@ RC = {
     "ytick.color": MUTED,
     "legend.frameon": False,
 }
+# The narrowest range a date axis shows, in days: one week of a weekly series.
+MIN_DATE_SPAN_DAYS = 7
 FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 
 _DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*(.+?)\s*$")
@@ -139,9 +142,33 @@ def _no_data(ax: Axes) -> None:
     ax.set_yticks([])
 
 
+def _date_range(ax: Axes, days: Sequence[dt.date]) -> tuple[float, float]:
+    """The x range of an autoscaled date axis: the series' dates, those without a
+    value included, and whatever is drawn (bars reach past their date); a week at
+    least, with a margin.
+
+    matplotlib would take the range of the points drawn alone: one week with a value
+    (the only one, or among weeks without any) has no width, and its date locator
+    widens a range of no width by two years on each side.
+    """
+    low, high = date2num(min(days)), date2num(max(days))
+    drawn_low, drawn_high = ax.dataLim.intervalx
+    if math.isfinite(drawn_low) and math.isfinite(drawn_high):
+        low, high = min(low, drawn_low), max(high, drawn_high)
+    if high - low < MIN_DATE_SPAN_DAYS:
+        widen = (MIN_DATE_SPAN_DAYS - (high - low)) / 2
+        low, high = low - widen, high + widen
+    margin = (high - low) * ax.margins()[0]
+    return low - margin, high + margin
+
+
 def _date_axis(ax: Axes, days: Sequence[dt.date]) -> None:
+    """Date ticks for the x axis; its range too, unless the chart set it."""
+    if ax.get_autoscalex_on() and days:
+        ax.set_xlim(*_date_range(ax, days))
+    low, high = ax.get_xlim()
     # AutoDateLocator finds no interval for a few days' range: tick each day then.
-    short = len(days) < 2 or (days[-1] - days[0]).days <= 10
+    short = high - low <= 10
     locator = DayLocator() if short else AutoDateLocator(minticks=2, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
