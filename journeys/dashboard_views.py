@@ -30,21 +30,19 @@ from journeys.models import (
     Touchpoint,
 )
 from metrics import charts, journey_series
-from metrics.definitions import METRICS, Better
+from metrics.definitions import METRICS
 from metrics.engine import Period, Value
 from metrics.journey_kpis import JOURNEY_KEYS, journey_metrics
 from metrics.manual import manual_values
 from metrics.models import KpiSnapshot, PeriodKind
 from metrics.snapshots import period_of
+from metrics.tiles import metric_display, metric_tile
 from portfolio.models import Organization
 from portfolio.tenancy import get_for_request, org_view
-from streams.dashboard_views import PeriodChoice, _display, _period_context, _tile
+from streams.dashboard_views import PeriodChoice, _period_context
 
 TREND_MONTHS = 6
 EVENTS_PAGE_SIZE = 25
-# The value stream dashboard's digits (streams.dashboard_views.DIGITS) know no
-# journey units: NPS is quoted as a whole number, amounts to the cent.
-JOURNEY_DIGITS = {"score": 0, "amount": 2}
 # Units that say nothing next to the number: the label already names the score,
 # and events carry amounts without a currency.
 SILENT_UNITS = frozenset({"score", "amount"})
@@ -67,30 +65,10 @@ DRILL_TYPES: dict[str, tuple[str, ...]] = {
 NONE = "none"
 
 
-def _journey_display(key: str, value: Value) -> str:
-    digits = JOURNEY_DIGITS.get(METRICS[key].unit)
-    if digits is None or value is None:
-        return _display(key, value)
-    return f"{value:,.{digits}f}"
-
-
 def _kpi_tile(key: str, value: Value, previous: Value) -> dict[str, Any]:
-    """The value stream dashboard's tile (change judged by Better.UP/DOWN), with the
-    journey units' digits, NPS's change in points and the event types it drills to."""
-    tile = _tile(key, value, previous)
-    tile["display"] = _journey_display(key, value)
-    tile["previous_display"] = _journey_display(key, previous)
-    metric = METRICS[key]
-    if metric.unit == "score" and value is not None and previous is not None:
-        # NPS runs from -100 to 100 through 0: a percent change of it means nothing
-        # (-14 to -28 is not "-100%"), so its change is told in points.
-        tile.update(change=None, judgement="neutral")
-        delta = value - previous
-        if round(delta) != 0:
-            tile["change"] = f"{abs(delta):.0f} point{'' if round(abs(delta)) == 1 else 's'}"
-            tile["arrow"] = "▲" if delta > 0 else "▼"
-            if metric.better != Better.NEITHER:
-                tile["judgement"] = "good" if (delta > 0) == (metric.better == Better.UP) else "bad"
+    """The metric's tile (metrics.tiles), with the unit it shows and the event types
+    its number drills to."""
+    tile = metric_tile(key, value, previous)
     tile["suffix"] = "" if tile["unit"] in SILENT_UNITS else tile["unit"]
     tile["types"] = DRILL_TYPES[key]
     return tile
@@ -143,7 +121,7 @@ def _trends(org: Organization, journey: Journey, last_day: dt.date) -> dict[str,
     for key in JOURNEY_KEYS:
         values = [stored.get(m, {}).get(key) for m in months]
         described = ", ".join(
-            f"{m:%b %Y} {_journey_display(key, v)}" for m, v in zip(months, values, strict=True)
+            f"{m:%b %Y} {metric_display(key, v)}" for m, v in zip(months, values, strict=True)
         )
         trends[key] = charts.sparkline_svg(
             months,
@@ -206,7 +184,7 @@ def journey_dashboard(request: HttpRequest, journey_id: int) -> HttpResponse:
                     **_kpi_tile(k, now[k], before[k]),
                     "trend": trends[k],
                     "manual": manual.get(k),
-                    "manual_display": _journey_display(k, manual[k].value) if k in manual else "",
+                    "manual_display": metric_display(k, manual[k].value) if k in manual else "",
                 }
                 for k in JOURNEY_KEYS
             ],

@@ -23,9 +23,10 @@ from metrics import bands
 from metrics.definitions import METRICS
 from metrics.engine import Value, value_stream_metrics
 from metrics.journey_delivery import StageTouchpointMetrics, stage_touchpoint_metrics
+from metrics.tiles import metric_display
 from portfolio.models import Component, Organization, Role, Team, role_at_least
 from portfolio.tenancy import get_for_request, org_view
-from streams.dashboard_views import PeriodChoice, _display, _period_context
+from streams.dashboard_views import PeriodChoice, _period_context
 from streams.models import StageComponent, ValueStream
 
 # The delivery numbers shown beside each touchpoint (DOMAIN.md "Flow Framework"
@@ -225,7 +226,7 @@ def _delivery_metrics(organization: Organization, values: dict[str, Value]) -> l
                 label=METRICS[key].label,
                 unit=METRICS[key].unit,
                 value=value,
-                display=_display(key, value),
+                display=metric_display(key, value),
                 band=found.value if found else None,
                 band_text=bands.BANDS[year][key].text[found] if found else "",
             )

@@ -29,12 +29,13 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from journeys.dashboard_views import SILENT_UNITS, _journey_display
+from journeys.dashboard_views import SILENT_UNITS
 from journeys.models import Journey
 from metrics import charts
 from metrics.definitions import METRICS
 from metrics.engine import Period, value_stream_metrics
 from metrics.journey_kpis import journey_metrics
+from metrics.tiles import metric_display
 from portfolio import services
 from portfolio.entities import entity_delete, history_of, unique_slug
 from portfolio.entity_views import _errors_to_form
@@ -65,7 +66,6 @@ from portfolio.okrs import (
     quarter_to_date,
 )
 from portfolio.tenancy import get_for_request, org_view
-from streams.dashboard_views import _display
 from streams.models import ValueStream
 
 BOARD = "portfolio/okr_board.html"
@@ -398,11 +398,11 @@ def _subject_metrics(
     return {
         "to_date": dates,
         "streams": [
-            {**vs, "tiles": tiles(stream_values.get(vs["id"], {}), STREAM_KEYS, _display)}
+            {**vs, "tiles": tiles(stream_values.get(vs["id"], {}), STREAM_KEYS, metric_display)}
             for vs in progress.value_streams
         ],
         "journeys": [
-            {**j, "tiles": tiles(journey_values.get(j["id"], {}), JOURNEY_KEYS, _journey_display)}
+            {**j, "tiles": tiles(journey_values.get(j["id"], {}), JOURNEY_KEYS, metric_display)}
             for j in progress.journeys
         ],
     }

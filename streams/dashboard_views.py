@@ -24,10 +24,11 @@ from django.views.decorators.http import require_GET
 
 from metrics import bands, charts, series
 from metrics.cache import metrics_cached
-from metrics.definitions import FLOW_TYPES, METRICS, Better
+from metrics.definitions import FLOW_TYPES
 from metrics.engine import Period, Value, parse_date_range, value_stream_metrics
 from metrics.models import KpiSnapshot, PeriodKind
 from metrics.snapshots import period_of
+from metrics.tiles import metric_tile
 from portfolio.models import Organization
 from portfolio.tenancy import get_for_request, org_view
 from streams.models import FlowItem, ValueStream
@@ -51,7 +52,6 @@ MAX_CUSTOM_DAYS = 731
 RECENT_QUARTERS = 6
 RECENT_MONTHS = 12
 ITEMS_PAGE_SIZE = 25
-DIGITS = {"items": 0, "%": 0, "days": 1, "hours": 1, "per day": 2}
 
 
 @dataclass(frozen=True)
@@ -177,43 +177,8 @@ def _metrics(
     return found[choice.period.date_from], found[choice.previous.date_from]
 
 
-def _display(key: str, value: Value) -> str:
-    if value is None:
-        return "—"
-    digits = DIGITS.get(METRICS[key].unit, 1)
-    return f"{value:,.{digits}f}"
-
-
-def _tile(key: str, value: Value, previous: Value) -> dict[str, Any]:
-    """A headline number with its change against the previous period, judged by
-    which way the metric is better (metrics.definitions)."""
-    metric = METRICS[key]
-    tile: dict[str, Any] = {
-        "key": key,
-        "label": metric.label,
-        "unit": metric.unit,
-        "value": value,
-        "display": _display(key, value),
-        "previous_display": _display(key, previous),
-        "change": None,
-        "judgement": "neutral",
-    }
-    if value is None or previous is None or previous == 0 or value == previous:
-        return tile
-    change = 100 * (value - previous) / abs(previous)
-    if round(change) == 0:
-        # Under half a percent reads as "0%": no arrow, no colour, rather than a red ▼ 0%.
-        return tile
-    tile["change"] = f"{abs(change):.0f}%"
-    tile["arrow"] = "▲" if change > 0 else "▼"
-    if metric.better != Better.NEITHER:
-        good = (change > 0) == (metric.better == Better.UP)
-        tile["judgement"] = "good" if good else "bad"
-    return tile
-
-
 def _dora_tile(org: Organization, key: str, value: Value, previous: Value) -> dict[str, Any]:
-    tile = _tile(key, value, previous)
+    tile = metric_tile(key, value, previous)
     year = org.dora_report_year
     found = bands.band(key, value, year=year)
     tile["band"] = found.value if found else None
@@ -270,10 +235,10 @@ def _board(
     data = _dashboard_data(org, stream, choice, drawn)
     now, before = data["now"], data["before"]
     board = {
-        "headline": [_tile(k, now[k], before[k]) for k in HEADLINE_KEYS],
+        "headline": [metric_tile(k, now[k], before[k]) for k in HEADLINE_KEYS],
         "distribution": [
             {
-                **_tile(f"flow_distribution_{t}", now[f"flow_distribution_{t}"], None),
+                **metric_tile(f"flow_distribution_{t}", now[f"flow_distribution_{t}"], None),
                 "type": t,
                 "count": data["velocity_by_type"][t],
             }
@@ -384,7 +349,7 @@ def stream_overview(request: HttpRequest) -> HttpResponse:
         rows.append(
             {
                 "stream": s,
-                "tiles": [_tile(k, now[k], before[k]) for k in OVERVIEW_KEYS],
+                "tiles": [metric_tile(k, now[k], before[k]) for k in OVERVIEW_KEYS],
                 "dora": [
                     _dora_tile(org, k, now[k], before[k])
                     for k in ("deployment_frequency_per_day", "change_failure_rate")

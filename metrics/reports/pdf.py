@@ -15,7 +15,6 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from journeys.dashboard_views import _kpi_tile
 from metrics import charts
 from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.engine import DORA_KEYS, FLOW_KEYS
@@ -27,8 +26,8 @@ from metrics.reports.data import (
     report_time_zone,
 )
 from metrics.series import CFD_STATES
+from metrics.tiles import metric_tile
 from portfolio.okrs import Status
-from streams.dashboard_views import _tile
 
 SHORT_LABELS = {
     "flow_velocity": "Velocity",
@@ -57,10 +56,10 @@ def _suffix(key: str, display: str) -> str:
     return display if display == "—" else display + UNIT_SUFFIX.get(METRICS[key].unit, "")
 
 
-def _row(key: str, now: Any, before: Any, *, journey: bool = False) -> dict[str, Any]:
-    """A table row of one metric: its label, both values as displayed, and its change
-    judged as the dashboards judge it (metrics.definitions' ``better``)."""
-    tile = _kpi_tile(key, now, before) if journey else _tile(key, now, before)
+def _row(key: str, now: Any, before: Any) -> dict[str, Any]:
+    """A table row of one metric: its label, both values as displayed, and its change,
+    as the dashboards' tiles show them (metrics.tiles)."""
+    tile = metric_tile(key, now, before)
     return {
         **tile,
         "short": SHORT_LABELS.get(key, METRICS[key].label),
@@ -149,13 +148,8 @@ def _journey(j: dict[str, Any], objectives: dict[int, dict[str, Any]]) -> dict[s
     weekly = j["weekly_nps"]
     return {
         **j,
-        "kpis": [
-            _row(k, j["metrics"][k], j["previous"][k], journey=True)
-            for k in keys_for(Subject.JOURNEY)
-        ],
-        "summary": [
-            _row(k, j["metrics"][k], j["previous"][k], journey=True) for k in SUMMARY_JOURNEY_KEYS
-        ],
+        "kpis": [_row(k, j["metrics"][k], j["previous"][k]) for k in keys_for(Subject.JOURNEY)],
+        "summary": [_row(k, j["metrics"][k], j["previous"][k]) for k in SUMMARY_JOURNEY_KEYS],
         "nps_chart": _data_uri(charts.nps_trend_svg(_dates(weekly["weeks"]), weekly["nps"])),
         "responses": sum(weekly["responses"]),
         "linked": [objectives[i] for i in j["objectives"] if i in objectives],
