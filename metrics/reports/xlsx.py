@@ -30,6 +30,7 @@ from portfolio.okrs import Status
 
 # Number formats by unit (metrics.definitions), on the report's own scale.
 PERCENT = '0.0" %"'
+POINTS = '0.0" pts"'  # a difference of two percentages
 UNIT_FORMATS = {
     "items": "#,##0",
     "%": PERCENT,
@@ -184,6 +185,14 @@ def _summary(book: _Book, data: dict[str, Any]) -> None:
         ("Definitions version", data["definitions_version"], None),
         ("DORA report year", data["dora_report_year"], book.number("0")),
     ]
+    stamp.append(
+        (
+            "Changes",
+            "Differences: the quarter's value minus the previous quarter's, in the metric's "
+            "unit (percentages in points). The PDF's are relative, in percent.",
+            None,
+        )
+    )
     if data["in_progress"]:
         stamp.append(
             ("Note", "The quarter was still in progress: figures run to the 'To' date.", None)
@@ -229,6 +238,12 @@ def _header(key: str, quarter: str) -> str:
     return f"{metric.label} ({metric.unit}), {quarter}"
 
 
+def _change_header(data: dict[str, Any]) -> str:
+    """The change column's header, which says it is a difference (the PDF's are
+    relative): ``Change (2026-Q3 minus 2026-Q2)``."""
+    return f"Change ({data['quarter']} minus {data['previous']['quarter']})"
+
+
 def _metric_table(
     book: _Book,
     name: str,
@@ -240,13 +255,19 @@ def _metric_table(
     with_bands: bool = False,
 ) -> None:
     headers = [subject_header, "Slug", "Metric", "Key", "Unit"]
-    headers += [data["quarter"], data["previous"]["quarter"], "Change"]
+    headers += [data["quarter"], data["previous"]["quarter"], _change_header(data)]
     if with_bands:
         headers += [f"Band ({data['quarter']})", f"Band ({data['previous']['quarter']})", "Meaning"]
     table = _Table(book, name, headers)
     for subject in subjects:
         for key in keys:
             now, before = subject["metrics"][key], subject["previous"][key]
+            # A difference of percentages is in points: "+10.0 %" would read as relative.
+            difference = (
+                book.number(POINTS, signed=True)
+                if METRICS[key].unit == "%"
+                else book.metric(key, signed=True)
+            )
             table.write(0, subject["name"])
             table.write(1, subject["slug"])
             table.write(2, METRICS[key].label)
@@ -254,7 +275,7 @@ def _metric_table(
             table.write(4, METRICS[key].unit)
             table.write(5, now, book.metric(key))
             table.write(6, before, book.metric(key))
-            table.write(7, delta(now, before), book.metric(key, signed=True))
+            table.write(7, delta(now, before), difference)
             if with_bands:
                 band, previous_band = subject["bands"][key], subject["previous_bands"][key]
                 table.write(8, band["band"] if band else None)

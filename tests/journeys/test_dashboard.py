@@ -223,9 +223,15 @@ def test_tiles_show_every_kpi_with_its_change_judged_by_direction(tenant_a):
     claim = t["claim_cost_avg"]
     assert claim["display"] == "1,500.00"
     assert (claim["change"], claim["arrow"], claim["judgement"]) == ("25%", "▼", "good")
-    # Conversion Q2: cohort C and H, neither paid before 07-01: 0%. No change against 0.
-    assert t["conversion_rate"]["previous_display"] == "0"
-    assert t["conversion_rate"]["change"] is None
+    # Conversion Q2: cohort C and H, neither paid before 07-01: 0%. A percent change
+    # from 0 is undefined: the change is the difference, in points.
+    conversion = t["conversion_rate"]
+    assert (conversion["display"], conversion["previous_display"]) == ("50", "0")
+    assert (conversion["change"], conversion["arrow"], conversion["judgement"]) == (
+        "50 points",
+        "▲",
+        "good",
+    )
 
 
 def test_null_kpis_show_a_dash_with_a_note_never_zero(tenant_a):

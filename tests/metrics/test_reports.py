@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.template.loader import render_to_string
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -22,7 +23,7 @@ from metrics import charts
 from metrics.definitions import DEFINITIONS_VERSION, FLOW_TYPES, Subject, keys_for
 from metrics.models import QuarterlyReport
 from metrics.reports.csv import COLUMNS
-from metrics.reports.data import quarterly_report_freeze, report_period
+from metrics.reports.data import SUMMARY_STREAM_KEYS, quarterly_report_freeze, report_period
 from metrics.reports.escape import escape_formula
 from metrics.reports.pdf import report_context, report_pdf
 from metrics.series import CFD_STATES
@@ -265,6 +266,7 @@ def test_the_command_refuses_an_unknown_format_and_a_missing_folder(tmp_path, hi
 
 # --- XLSX ---------------------------------------------------------------------------------
 
+CHANGE = "Change (2026-Q3 minus 2026-Q2)"
 SHEETS = ["Summary", "Flow", "DORA", "Journeys", "OKRs", "Weekly series", "Weekly NPS"]
 
 
@@ -285,7 +287,7 @@ def test_the_workbook_has_a_sheet_per_section_with_numbers_as_numbers(tmp_path, 
         slug, key = row["Slug"].value, row["Key"].value
         assert row["2026-Q3"].value == now["value_streams"][slug][key]
         assert row["2026-Q2"].value == before["value_streams"][slug][key]
-        for cell in (row["2026-Q3"], row["2026-Q2"], row["Change"]):
+        for cell in (row["2026-Q3"], row["2026-Q2"], row[CHANGE]):
             assert cell.value is None or cell.data_type == "n"
     efficiency = next(
         r for r in flow if (r["Slug"].value, r["Key"].value) == ("claims", "flow_efficiency")
@@ -303,12 +305,12 @@ def test_the_workbook_has_a_sheet_per_section_with_numbers_as_numbers(tmp_path, 
     )
     journeys = rows_of(book["Journeys"])
     nps = next(r for r in journeys if r["Key"].value == "nps")
-    assert (nps["2026-Q3"].value, nps["2026-Q2"].value, nps["Change"].value) == (
+    assert (nps["2026-Q3"].value, nps["2026-Q2"].value, nps[CHANGE].value) == (
         33.3333,
         100.0,
         -66.6667,
     )
-    assert nps["Change"].data_type == "n"
+    assert nps[CHANGE].data_type == "n"
     okrs = rows_of(book["OKRs"])
     assert [(r["Slug"].value, r["Progress"].value) for r in okrs] == [
         ("faster", 58.3333),
@@ -387,6 +389,38 @@ def test_the_pdf_stacks_the_frozen_series_as_the_dashboards_do(tenant_a, history
     assert drawn == {"velocity": list(FLOW_TYPES), "cfd": list(CFD_STATES)}
 
 
+def test_the_pdf_summary_tells_a_change_from_zero_and_a_missing_previous_figure(tenant_a, history):
+    with organization_context(tenant_a.org.pk):
+        data = quarterly_report_freeze(organization=tenant_a.org, quarter="2026-Q3").data
+    claims = next(vs for vs in data["value_streams"] if vs["slug"] == "claims")
+    claims["previous"]["flow_velocity"] = 0  # 0 -> 2 items: up 2, a percent is undefined
+    claims["previous"]["flow_time_median_days"] = None  # nothing to compare with
+    html = render_to_string("metrics/report.html", report_context(data))
+    summary = html[html.index('id="summary"') : html.index('id="vs-')]
+    row = re.search(r'<td class="name depth-1">Claims</td>(.*?)</tr>', summary, re.S)[1]
+    changes = re.findall(r'<span class="chg[^"]*">(.*?)</span>', row)
+    by_key = dict(zip(SUMMARY_STREAM_KEYS, changes, strict=True))
+    assert by_key["flow_velocity"] == "▲ 2 items"
+    assert by_key["flow_time_median_days"] == "no previous figure"
+    # Which kind of change the PDF shows is said where the arrows are explained.
+    assert 'Arrows show the change relative to <span class="nowrap">2026-Q2</span>' in summary
+
+
+def test_the_workbook_says_its_changes_are_differences(tmp_path, history):
+    book = load_workbook(export(tmp_path, "xlsx"))
+    for sheet in ("Flow", "DORA", "Journeys"):
+        assert CHANGE in [c.value for c in book[sheet][1]]
+    stamp = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_row=3, max_row=15)}
+    assert stamp["Changes"].startswith("Differences: the quarter's value minus the previous")
+    efficiency = next(
+        r
+        for r in rows_of(book["Flow"])
+        if (r["Slug"].value, r["Key"].value) == ("claims", "flow_efficiency")
+    )
+    # A difference of percentages is in points, never to be read as a relative change.
+    assert efficiency[CHANGE].number_format == '+0.0" pts";-0.0" pts";0.0" pts"'
+
+
 # --- Formula injection --------------------------------------------------------------------
 
 DANGEROUS = ['=HYPERLINK("http://x.example","y")', "+1", "-x", "@x", "\tx", "\rx"]
@@ -446,7 +480,7 @@ def test_text_that_a_spreadsheet_would_run_is_escaped_in_csv_and_xlsx(tmp_path, 
     assert {"'" + u for u in DANGEROUS[1:]} <= values  # the key results' units
     assert {"'" + u + " title" for u in DANGEROUS[1:]} <= values
     assert not [v for v in values if v.startswith(("=", "+", "-", "@", "\t", "\r"))]
-    change = next(r for r in rows_of(book["Journeys"]) if r["Key"].value == "nps")["Change"]
+    change = next(r for r in rows_of(book["Journeys"]) if r["Key"].value == "nps")[CHANGE]
     assert (change.value, change.data_type) == (-66.6667, "n")
 
 

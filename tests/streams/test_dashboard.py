@@ -231,9 +231,11 @@ def test_period_picker_month_and_custom(tenant_a):
     assert may.context["choice"].label == "May 2026"
     assert tiles(may)["flow_velocity"]["value"] == 1
     custom = client.get(dashboard_url(org, stream, "period=custom&from=2026-04-06&to=2026-04-09"))
-    # Only K-1 (done April 8) is done within April 6..9; the previous 4 days had none.
+    # Only K-1 (done April 8) is done within April 6..9; the previous 4 days had none:
+    # a percent change from 0 is undefined, so the change is the difference.
     t = tiles(custom)
-    assert t["flow_velocity"]["value"] == 1 and t["flow_velocity"]["change"] is None
+    assert t["flow_velocity"]["value"] == 1
+    assert (t["flow_velocity"]["change"], t["flow_velocity"]["arrow"]) == ("1 item", "▲")
     assert custom.context["choice"].previous.date_from == dt.date(2026, 4, 2)
     page = client.get(dashboard_url(org, stream)).content.decode()
     assert "2026-Q2" in page and "May 2026" in page  # the picker lists recent periods
