@@ -217,7 +217,10 @@ def flow_time_trend_svg(
                 ys = [float("nan") if v is None else v for v in values]
                 ax.plot(weeks, ys, marker="o", markersize=3, label=label, color=color)
             ax.set_ylabel("days")
-            ax.set_ylim(bottom=0)
+            # Room above the highest point for the legend, which sits over the first
+            # weeks: a stream with data in its first week only has its points there.
+            highest = max(v for v in (*median, *p85) if v is not None)
+            ax.set_ylim(0, highest * 1.3 or 1)
             _date_axis(ax, weeks)
             ax.legend(loc="upper left", ncols=2, fontsize=8)
     return _to_svg(fig, chart_id="flowtime", title="Weekly flow time, median and 85th percentile")
