@@ -13,10 +13,15 @@ stream directly, past Django's check, so without it a JSON body of any size
 would be read into memory. Uploaded files do not count toward the limit (Django
 streams them to disk); each upload has its own limit, checked where it is
 read (``streams.uploads``, ``portfolio.model_io``).
+
+``RequestHeadersMiddleware`` cleans the request's headers before anything
+reads them: PostgreSQL text cannot hold NUL, and headers are stored (the
+user agent by django-axes and the audit log, a webhook's delivery id).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +30,14 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+NUL = "\x00"
+# Where a NUL of a header was: what a character that cannot be kept is replaced by.
+REPLACEMENT = "\ufffd"
+# The request's headers as WSGI and ASGI name them in ``META``.
+_UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -114,3 +127,47 @@ class RequestLimitsMiddleware:
         if as_json:
             return JsonResponse({"detail": message}, status=status)
         return render(request, "request_refused.html", {"message": message}, status=status)
+
+
+class RequestHeadersMiddleware:
+    """Replaces each NUL character of a request header with U+FFFD, and logs it.
+
+    First in ``MIDDLEWARE``, so nothing sees the raw header. A NUL in the user
+    agent made every sign-in a server error before django-axes could store the
+    failed attempt (PostgreSQL refuses NUL in text): its transaction rolled back
+    with the lockout count, allowing unlimited password guesses. Cleaned rather
+    than refused, so such a request is answered, and counted, like any other.
+    NUL is the one character PostgreSQL's text cannot store; the others of a
+    header (latin-1, as WSGI decodes it) are kept as they came.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        headers_clean(request)
+        return self.get_response(request)
+
+
+def headers_clean(request: HttpRequest) -> None:
+    """Replace the NUL characters of ``request``'s headers (in ``META``) with U+FFFD."""
+    meta = request.META
+    names = sorted(
+        name
+        for name, value in meta.items()
+        if (name.startswith("HTTP_") or name in _UNPREFIXED_HEADERS)
+        and isinstance(value, str)
+        and NUL in value
+    )
+    if not names:
+        return
+    for name in names:
+        meta[name] = meta[name].replace(NUL, REPLACEMENT)
+    # ``request.headers`` is read from META once, when first used: not before now.
+    request.__dict__.pop("headers", None)
+    logger.warning(
+        "request %s %s: NUL characters replaced in the header(s) %s",
+        request.method,
+        request.path.replace(NUL, REPLACEMENT),
+        ", ".join(names),
+    )

@@ -256,6 +256,14 @@ def test_a_failed_sign_in_is_recorded_in_the_users_organizations_only(tenant_a, 
         assert "not-it-42" not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
 
+def test_a_failed_sign_in_keeps_the_user_agent_without_its_nul_characters(tenant_a):
+    client = Client(REMOTE_ADDR=IP, HTTP_USER_AGENT="Audit\x00Test/1.0\x00")
+    answer = client.post(reverse("login"), {"username": "admin@org-a.example", "password": "no"})
+    assert answer.status_code == 200
+    failed = only(tenant_a.org, AuditAction.LOGIN_FAILED)
+    assert failed.user_agent == "Audit\ufffdTest/1.0\ufffd"
+
+
 def test_the_failure_that_locks_an_account_out_says_so(tenant_a, settings):
     settings.AXES_FAILURE_LIMIT = 2
     client = browser()

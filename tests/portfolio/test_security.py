@@ -86,6 +86,27 @@ def test_login_locks_out_at_the_fifth_failure(client, tenant_a, password):
     assert other.status_code == 302
 
 
+def test_a_nul_in_the_user_agent_still_counts_every_failed_sign_in(tenant_a, password, caplog):
+    """PostgreSQL text cannot hold NUL: a header with one must not make the sign-in
+    fail before django-axes records the attempt (unlimited guessing)."""
+    client = Client(HTTP_USER_AGENT="Mozilla/5.0\x00", HTTP_ACCEPT="text/html\x00")
+    login = reverse("login")
+    for _ in range(4):
+        failed = client.post(login, {"username": "admin@org-a.example", "password": "wrong"})
+        assert failed.status_code == 200
+        assert "did not match" in failed.content.decode()
+    assert (
+        client.post(login, {"username": "admin@org-a.example", "password": "wrong"}).status_code
+        == 429
+    )
+    locked = client.post(login, {"username": "admin@org-a.example", "password": password})
+    assert locked.status_code == 429
+    assert (
+        "request POST /accounts/login/: NUL characters replaced in the header(s) "
+        "HTTP_ACCEPT, HTTP_USER_AGENT"
+    ) in caplog.text
+
+
 def test_successful_login_resets_the_failure_count(client, tenant_a, password):
     login = reverse("login")
     for _ in range(4):
