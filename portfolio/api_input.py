@@ -28,6 +28,9 @@ from rest_framework import pagination, parsers, serializers
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.relations import ManyRelatedField, RelatedField
 from rest_framework.request import Request
+from rest_framework.utils import json
+
+from portfolio.text_input import InputRefused, json_parse, json_too_deep_message
 
 NUL = "\x00"
 
@@ -66,10 +69,27 @@ def _refuse_nul(data: Any) -> Any:
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing NUL characters in any string of the body."""
+    """DRF's JSON parser through ``json_parse`` (portfolio.text_input), the parser of
+    every JSON body: JSON nested too deeply to read answers 400 like invalid JSON.
+    Refuses NUL characters in any string of the body."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return _refuse_nul(super().parse(stream, media_type, parser_context))
+        encoding = parsers.get_encoding(parser_context or {})
+        try:
+            text = stream.read().decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"the body is not {encoding} text: {exc}") from exc
+        constant = json.strict_constant if self.strict else None
+        try:
+            data = json_parse(text, name="the body", parse_constant=constant)
+        except InputRefused as exc:
+            raise ParseError(exc.message) from exc
+        try:
+            return _refuse_nul(data)
+        except RecursionError as exc:
+            # Parsed, but too deep to walk: Python's parser goes deeper than its
+            # recursion limit lets a Python function follow.
+            raise ParseError(json_too_deep_message("the body")) from exc
 
 
 class FormParser(parsers.FormParser):

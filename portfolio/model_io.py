@@ -82,7 +82,7 @@ from portfolio.models import (
 )
 from portfolio.okrs import key_results_current_refresh
 from portfolio.services import key_result_save, layer_save, layers_reorder, objective_save
-from portfolio.text_input import JSON_FILE, InputRefused, text_check
+from portfolio.text_input import JSON_FILE, InputRefused, json_parse, text_check
 from streams.models import Stage, StageComponent, StateCategory, StatusMapping, ValueStream
 from streams.services import (
     stage_add,
@@ -359,13 +359,9 @@ def model_parse(raw: bytes | str) -> dict[str, Any]:
             raise ModelImportError([str(exc.message).removesuffix(".")]) from exc
         raw = raw.decode("utf-8-sig")
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ModelImportError(
-            [f"the file is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
-        ) from exc
-    except (ValueError, RecursionError) as exc:
-        raise ModelImportError([f"the file is not valid JSON: {exc}"]) from exc
+        data = json_parse(raw, name="the file")
+    except InputRefused as exc:
+        raise ModelImportError([exc.message]) from exc
     if not isinstance(data, dict):
         raise ModelImportError([_top_level_message(data)])
     return data

@@ -7,6 +7,10 @@ mark is accepted: Excel writes one), without NUL bytes, not empty, and not a
 binary file under a text file's name. Each refusal says which line (and, for
 bad bytes, which byte of it) is wrong, so the sender can find it.
 
+JSON is then parsed by ``json_parse``, the one parser of every JSON body and
+file (the API's parsers, the model, the webhooks), so that invalid JSON and
+JSON nested too deeply to read are refused alike, with one message.
+
 What a file *declares* itself to be is not trusted either way: browsers send a
 ``.csv`` as ``text/csv``, ``application/vnd.ms-excel``, ``text/plain`` or
 ``application/octet-stream`` depending on the machine, so the content decides.
@@ -15,8 +19,10 @@ What a file *declares* itself to be is not trusted either way: browsers send a
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -120,6 +126,32 @@ def text_check(*, name: str, chunks: Iterable[bytes], fmt: TextFormat) -> None:
         ) from exc
     if blank:
         raise InputRefused(f"{name} is empty; expected {fmt.content}.")
+
+
+def json_too_deep_message(name: str) -> str:
+    return f"{name} nests JSON arrays or objects too deeply to be read"
+
+
+def json_parse(text: str, *, name: str, parse_constant: Callable[[str], Any] | None = None) -> Any:
+    """``text`` parsed as JSON, or ``InputRefused`` (400) in one line without a full
+    stop: ``the body is not valid JSON: line 3, column 7: Expecting value``.
+
+    Python's parser recurses once per nested array or object: a body such as
+    ``[[[[...]]]]`` a hundred thousand levels deep raises ``RecursionError``,
+    which is refused here like any other unreadable input. ``parse_constant``
+    is ``json.loads``' (DRF's strict parser refuses NaN and Infinity with it).
+    """
+    try:
+        return json.loads(text, parse_constant=parse_constant)
+    except json.JSONDecodeError as exc:
+        raise InputRefused(
+            f"{name} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    except RecursionError as exc:
+        raise InputRefused(json_too_deep_message(name)) from exc
+    except ValueError as exc:
+        # A number of more digits than int() reads, or a constant parse_constant refused.
+        raise InputRefused(f"{name} is not valid JSON: {exc}") from exc
 
 
 def _signature_check(name: str, head: bytes, fmt: TextFormat) -> None:

@@ -7,7 +7,6 @@ rule: the fields are the CSV columns, and one bad object rejects the list.
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -21,7 +20,7 @@ from journeys.models import JourneyEventType
 from portfolio import api_input
 from portfolio.apis import OrgScopedAPIMixin
 from portfolio.models import Role
-from portfolio.text_input import JSON_BODY, InputRefused, text_check
+from portfolio.text_input import JSON_BODY, InputRefused, json_parse, text_check
 from streams.ingest import KINDS, ImportRejected, events_import
 from streams.models import DeploymentStatus, FlowType
 
@@ -149,13 +148,9 @@ class EventsJSONParser(api_input.JSONParser):
         except InputRefused as exc:
             raise ParseError(str(exc.message).removesuffix(".")) from exc
         try:
-            return json.loads(raw.decode("utf-8-sig"))
-        except json.JSONDecodeError as exc:
-            raise ParseError(
-                f"the body is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from exc
-        except (ValueError, RecursionError) as exc:
-            raise ParseError(f"the body is not valid JSON: {exc}") from exc
+            return json_parse(raw.decode("utf-8-sig"), name="the body")
+        except InputRefused as exc:
+            raise ParseError(exc.message) from exc
 
 
 class EventImportAPI(OrgScopedAPIMixin, APIView):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portfolio.models import Organization
+from portfolio.text_input import JSON_BODY, InputRefused, json_parse, text_check
 from streams.models import DeliveryOutcome, WebhookDelivery, WebhookProvider
 from streams.webhooks.apply import Applied, DeliveryIgnored, DeliveryRejected
 from streams.webhooks.github import github_apply
@@ -190,9 +190,12 @@ def _receive(
             "webhook's content type to application/json"
         )
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return bad_request(f"the body is not valid JSON ({exc})")
+        # The checks and the parser of every JSON body: not UTF-8, not JSON, or
+        # nested too deeply to read, each refused in one line.
+        text_check(name="the body", chunks=[body], fmt=JSON_BODY)
+        payload = json_parse(body.decode("utf-8-sig"), name="the body")
+    except InputRefused as exc:
+        return bad_request(str(exc.message).removesuffix("."))
     if not isinstance(payload, dict):
         return bad_request(f"the body is a JSON {type(payload).__name__}; expected an object")
     if provider == WebhookProvider.JIRA:

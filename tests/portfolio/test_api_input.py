@@ -5,9 +5,11 @@ impossible quarters and date ranges, all answered 4xx instead of 500 or a guess.
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from tests.api import get, send, url
 from tests.conftest import client_for
+from tests.test_route_walk import OBJECT_MAKERS, kind_of, params_of, tenant_routes, url_for
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +112,58 @@ def test_a_page_past_the_last_answers_404_and_page_one_is_the_default(tenant_a):
     first = client.get(url("value-streams/"), {"page": "1"})
     assert first.status_code == 200
     assert first.json() == client.get(url("value-streams/")).json()
+
+
+# --- Deeply nested JSON ---------------------------------------------------------------
+
+# Arrays within arrays: deeper than Python's parser recurses (RecursionError), and
+# deep enough to parse but not to walk with a Python function.
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_ENOUGH = b'{"name": ' + b"[" * 1_500 + b"]" * 1_500 + b"}"
+# The model API calls its body "the file", as the model page and command do.
+DEEP_MESSAGE = "nests JSON arrays or objects too deeply to be read"
+
+
+@pytest.mark.parametrize("body", [DEEP, DEEP_ENOUGH], ids=["100000", "1500"])
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("teams/", "detail"),
+        ("check-ins/", "detail"),
+        ("reports/", "detail"),
+        ("layers/reorder/", "detail"),
+        ("events/flow-items/", "errors"),
+        ("model/", "errors"),
+    ],
+)
+def test_deeply_nested_json_answers_400(tenant_a, path, key, body, caplog):
+    answer = client_for(tenant_a.admin).post(url(path), body, content_type="application/json")
+    assert answer.status_code == 400
+    found = answer.json()[key]
+    assert (found[0] if isinstance(found, list) else found).endswith(DEEP_MESSAGE)
+    assert f"/api/v1/orgs/org-a/{path}" in caplog.text
+
+
+def api_writes() -> list[tuple[str, str, str]]:
+    """(route name, route, method) of every API route of an organization, with each
+    method that may take a body."""
+    return [
+        (name, route, method)
+        for route, name in tenant_routes()
+        if route.startswith("api/v1/orgs/")
+        for method in ("post", "put", "patch")
+    ]
+
+
+@pytest.mark.parametrize(("name", "route", "method"), api_writes())
+def test_no_api_route_answers_deeply_nested_json_with_a_server_error(tenant_a, name, route, method):
+    kinds = {kind_of(name, param) for param in params_of(route) if param != "org_slug"}
+    objects = {kind: OBJECT_MAKERS[kind](tenant_a) for kind in kinds}
+    client = Client(raise_request_exception=False)
+    client.force_login(tenant_a.admin, backend="django.contrib.auth.backends.ModelBackend")
+    path = url_for(name, route, tenant_a.org.slug, objects)
+    answer = getattr(client, method)(path, DEEP, content_type="application/json")
+    # 405 where the method is not allowed; where it is, the body is refused.
+    assert answer.status_code in (400, 405), (path, answer.status_code)
+    if answer.status_code == 400:
+        assert DEEP_MESSAGE in answer.content.decode(), answer.content[:300]

@@ -337,11 +337,30 @@ def test_invalid_json_is_refused_with_400_and_logged(a):
         a.slug, "github", None, secret=a.github, event="issues", body=b"{not json", delivery="bad"
     )
     assert answer.status_code == 400
-    assert answer.json()["detail"].startswith("the body is not valid JSON (")
+    assert answer.json()["detail"] == (
+        "the body is not valid JSON: line 1, column 2: "
+        "Expecting property name enclosed in double quotes"
+    )
     assert log(a.org) == [("github", "bad", "issues", "rejected", 400)]
     answer = deliver(a.slug, "github", None, secret=a.github, event="issues", body=b"[1, 2]")
     assert answer.status_code == 400
     assert answer.json()["detail"] == "the body is a JSON list; expected an object"
+
+
+@pytest.mark.parametrize("provider", ["github", "jira"])
+@pytest.mark.parametrize("depth", [1_500, 100_000])
+def test_json_nested_too_deeply_is_refused_with_400_and_logged(a, provider, depth):
+    body = b'{"action": "opened", "issue": ' + b"[" * depth + b"]" * depth + b"}"
+    secret = a.github if provider == "github" else a.jira
+    answer = deliver(
+        a.slug, provider, None, secret=secret, event="issues", body=body, delivery="deep"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "the body nests JSON arrays or objects too deeply to be read"
+    assert log(a.org) == [
+        (provider, "deep", "issues" if provider == "github" else "", "rejected", 400)
+    ]
+    assert state(a.org)["items"] == []
 
 
 def test_a_form_encoded_delivery_is_refused_with_the_setting_to_change(a):
