@@ -94,12 +94,13 @@ def text_check(*, name: str, chunks: Iterable[bytes], fmt: TextFormat) -> None:
     column = 0  # bytes of that line before the next chunk
     head = b""  # the input's first bytes, until there are enough to recognise a format
     blank = True
+    after_cr = False  # the previous chunk ended in CR (its line end may be CRLF)
     for chunk in chunks:
         if len(head) < _SNIFF_BYTES:
             head += chunk[: _SNIFF_BYTES - len(head)]
             _signature_check(name, head, fmt)
         if b"\x00" in chunk:
-            line_at, _ = _position(chunk, chunk.index(b"\x00"), line, column)
+            line_at, _ = _position(chunk, chunk.index(b"\x00"), line, column, after_cr)
             raise InputRefused(
                 f"{name} holds a NUL byte on line {line_at}; expected {fmt.label} text."
             )
@@ -110,13 +111,16 @@ def text_check(*, name: str, chunks: Iterable[bytes], fmt: TextFormat) -> None:
             # The character may have begun in the previous chunk (at < 0): it
             # is then on the line this chunk starts on.
             at = exc.start - pending
-            line_at, before = (line, column + at) if at < 0 else _position(chunk, at, line, column)
+            line_at, before = (
+                (line, column + at) if at < 0 else _position(chunk, at, line, column, after_cr)
+            )
             raise InputRefused(
                 f"{name} is not UTF-8 text: line {line_at}, byte {before + 1} "
                 f"is 0x{exc.object[exc.start]:02X}; expected {fmt.expected}."
             ) from exc
         blank = blank and not text.replace("\ufeff", "").strip()
-        line, column = _position(chunk, len(chunk), line, column)
+        line, column = _position(chunk, len(chunk), line, column, after_cr)
+        after_cr = chunk.endswith(b"\r") if chunk else after_cr
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
@@ -162,10 +166,23 @@ def _signature_check(name: str, head: bytes, fmt: TextFormat) -> None:
             )
 
 
-def _position(chunk: bytes, at: int, line: int, column: int) -> tuple[int, int]:
+def _position(
+    chunk: bytes, at: int, line: int, column: int, after_cr: bool = False
+) -> tuple[int, int]:
     """The line of ``chunk[at]`` and how many bytes of that line come before it, for
-    a chunk that starts on ``line`` after ``column`` bytes of it."""
-    newlines = chunk.count(b"\n", 0, at)
-    if newlines == 0:
-        return line, column + at
-    return line + newlines, at - chunk.rindex(b"\n", 0, at) - 1
+    a chunk that starts on ``line`` after ``column`` bytes of it.
+
+    A line ends in LF, CRLF or a bare CR (old Mac files), as the CSV reader
+    reads them. ``after_cr``: the previous chunk ended in CR, already counted as
+    a line end, so an LF first in this chunk ends no other line.
+    """
+    start = 1 if after_cr and at > 0 and chunk.startswith(b"\n") else 0
+    ends = (
+        chunk.count(b"\n", start, at)
+        + chunk.count(b"\r", start, at)
+        - chunk.count(b"\r\n", start, at)
+    )
+    if ends == 0:
+        return line, column + at - start
+    last = max(chunk.rfind(b"\n", start, at), chunk.rfind(b"\r", start, at))
+    return line + ends, at - last - 1

@@ -24,6 +24,7 @@ that resolves its rows, its checks and its upsert.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
@@ -58,6 +59,9 @@ COPY_BLOCK = 1 << 20  # characters per write of the CSV fast path
 # rejects impossible dates (throughline_timestamptz_or_null, a safe cast made
 # by streams' migration 0004 for PostgreSQL 15 and later).
 TIME_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+# A CSV line ends in LF, CRLF or a bare CR, as Python's CSV reader (and PostgreSQL's
+# COPY) read a file opened with newline="".
+LINE_END = re.compile(r"\r\n|\r|\n")
 TIME_WITHOUT_OFFSET = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 
 
@@ -522,17 +526,23 @@ def _header_order(
 
 
 def events_header_check(*, kind: str, line: str) -> None:
-    """Raise ``ImportRejected`` (``line 1: ...``) unless ``line``, a CSV file's first
-    line, is the header of ``kind``: the upload page refuses such a file at once.
+    """Raise ``ImportRejected`` (``line 1: ...``) unless ``line``, the start of a CSV
+    file, begins with the header of ``kind``: the upload page refuses such a file at
+    once. The first line ends at the first LF, CRLF or bare CR (an old Mac file),
+    as the import's CSV reader reads it.
 
     A header that is not one CSV line by itself (a quoted line break) is left
     to the import, which reads it whole.
     """
-    line = line.rstrip("\r\n")
+    line = LINE_END.split(line, maxsplit=1)[0]
     if line.count('"') % 2:
         return
     errors: list[tuple[int, str]] = []
-    if _header_order(next(csv.reader([line])), KINDS[kind], errors) is None:
+    try:
+        header = next(csv.reader([line]), None)
+    except csv.Error as exc:
+        raise ImportRejected([f"line 1: not valid CSV ({exc})"]) from exc
+    if _header_order(header, KINDS[kind], errors) is None:
         raise ImportRejected([message for _, message in errors])
 
 

@@ -60,14 +60,15 @@ def event_file_check(*, name: str, kind: str, chunks: Iterable[bytes]) -> None:
 
     def watched() -> Iterator[bytes]:
         for chunk in chunks:
-            if len(head) < HEADER_BYTES and b"\n" not in head:
+            # Until a line end: LF, CRLF, or a bare CR (old Mac files).
+            if len(head) < HEADER_BYTES and b"\n" not in head and b"\r" not in head:
                 head.extend(chunk[: HEADER_BYTES - len(head)])
             yield chunk
 
     text_check(name=name, chunks=watched(), fmt=CSV_FILE)
-    first_line = bytes(head).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    start = bytes(head).decode("utf-8-sig", errors="replace")
     try:
-        events_header_check(kind=kind, line=first_line)
+        events_header_check(kind=kind, line=start)
     except ImportRejected as exc:
         raise InputRefused(f"{name}: {exc.messages[0]}") from exc
 

@@ -182,6 +182,15 @@ FILE_REFUSALS = {
         "{name} is not UTF-8 text: it ends inside a character on line 2",
     ),
     "nul-in-a-cell": (NUL.encode(), "{name} holds a NUL byte on line 3; expected CSV text."),
+    # Old Mac line endings: a bare carriage return ends a line too.
+    "latin1-with-bare-cr": (
+        LATIN1.replace(b"\n", b"\r"),
+        "{name} is not UTF-8 text: line 2, byte 16 is 0xE9",
+    ),
+    "nul-with-bare-cr": (
+        NUL.replace("\n", "\r").encode(),
+        "{name} holds a NUL byte on line 3; expected CSV text.",
+    ),
     "empty": (b"", "{name} is empty; expected a CSV file with a header row."),
     "bom-and-blank-lines": (
         b"\xef\xbb\xbf\r\n  \r\n",
@@ -194,6 +203,10 @@ FILE_REFUSALS = {
     "header-named-twice": (
         f"{HEADER},key\n".encode(),
         "{name}: line 1: header a column is named twice; expected " + HEADER,
+    ),
+    "wrong-header-with-bare-cr": (
+        b"key,type,title,value_stream,created\rF-1,feature,,dental,2026-07-01T09:30:00Z\r",
+        "{name}: line 1: header missing created_at; unknown created; expected " + HEADER,
     ),
 }
 
@@ -247,6 +260,11 @@ ROW_REJECTIONS = {
         f"{HEADER}\r\nF-1,feature,,dental,2026-07-01T09:30:00Z\r\nF-2,feature,,dental,soon\r\n",
         ["line 3: created_at 'soon' is not an ISO 8601 time; expected e.g. 2026-07-01T09:30:00Z"],
     ),
+    "bare-cr-and-a-bad-row": (
+        "flow_items",
+        f"{HEADER}\rF-1,feature,,dental,2026-07-01T09:30:00Z\rF-2,feature,,dental,soon\r",
+        ["line 3: created_at 'soon' is not an ISO 8601 time; expected e.g. 2026-07-01T09:30:00Z"],
+    ),
     # Tenancy: a slug that exists only in B is unknown to A.
     "another-orgs-value-stream": (
         "flow_items",
@@ -285,6 +303,10 @@ ACCEPTED = {
     "utf8-bom": ("\ufeff" + GOOD, 2),
     "crlf": (GOOD.replace("\n", "\r\n"), 2),
     "bom-and-crlf": ("\ufeff" + GOOD.replace("\n", "\r\n"), 2),
+    # Old Mac line endings: a bare carriage return ends a line too.
+    "bare-cr": (GOOD.replace("\n", "\r"), 2),
+    "bom-and-bare-cr": ("\ufeff" + GOOD.replace("\n", "\r"), 2),
+    "mixed-line-endings": ("{}\r\n{}\r{}\n".format(*GOOD.splitlines()), 2),
     # A tool's export of nothing: a valid file, with nothing to import.
     "header-only": (HEADER + "\n", 0),
     "header-only-without-newline": (HEADER, 0),
