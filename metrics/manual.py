@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from journeys.models import Journey
 from metrics.definitions import METRICS, Subject, keys_for
+from metrics.engine import DATE_RANGE_MAX, DATE_RANGE_MIN
 from metrics.models import ManualKpiValue, PeriodKind
 from metrics.snapshots import period_of
 from portfolio.models import Organization
@@ -54,7 +55,8 @@ def manual_value_set(
 ) -> ManualKpiValue:
     """Enter (or replace) the manual value of ``key`` for one period of the subject.
 
-    ``period_start`` must be the first day of a week (Monday), month or quarter;
+    ``period_start`` must be the first day of a week (Monday), month or quarter,
+    in the years 1900 to 2999;
     the value must be in the KPI's range (percentages 0..100, NPS -100..100,
     durations, counts and amounts 0 or more)."""
     subject_type = _subject_type(subject)
@@ -68,6 +70,15 @@ def manual_value_set(
     if period_kind not in PeriodKind.values:
         raise ValidationError(
             {"period_kind": f"'{period_kind}' is not one of {', '.join(PeriodKind.values)}."}
+        )
+    if not DATE_RANGE_MIN <= period_start <= DATE_RANGE_MAX:
+        # The years every period of the app lies in (metrics.engine): a week or
+        # quarter of the year 9999 would end past the last date Python has.
+        raise ValidationError(
+            {
+                "period_start": f"{period_start.isoformat()} is outside the years "
+                f"{DATE_RANGE_MIN.year} to {DATE_RANGE_MAX.year}."
+            }
         )
     start, end = period_of(period_kind, period_start)
     if start != period_start:

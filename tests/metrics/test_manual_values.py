@@ -145,3 +145,61 @@ def test_the_page_enters_a_value_and_names_bad_input(tenant_a, journey):
     viewer = client_for(tenant_a.viewer)
     assert viewer.get(url).status_code == 200
     assert viewer.post(url, form).status_code == 403
+
+
+EXTREME_PERIODS = [
+    ("week", dt.date(9999, 12, 31)),  # its week ends in the year 10000
+    ("week", dt.date(9999, 12, 27)),  # a Monday
+    ("month", dt.date(9999, 12, 1)),
+    ("quarter", dt.date(9999, 10, 1)),
+    ("quarter", dt.date(1, 1, 1)),
+    ("month", dt.date(1899, 12, 1)),
+    ("week", dt.date(3000, 1, 6)),
+]
+
+
+@pytest.mark.parametrize(("kind", "start"), EXTREME_PERIODS)
+def test_a_period_outside_the_supported_years_is_refused_naming_the_field(
+    tenant_a, journey, kind, start
+):
+    with pytest.raises(ValidationError) as caught:
+        enter(tenant_a.org, journey, period_kind=kind, period_start=start)
+    assert caught.value.message_dict == {
+        "period_start": [f"{start.isoformat()} is outside the years 1900 to 2999."]
+    }
+
+
+@pytest.mark.parametrize(("kind", "start"), EXTREME_PERIODS)
+def test_the_api_and_the_page_refuse_a_period_outside_the_supported_years(
+    tenant_a, journey, kind, start
+):
+    editor = client_for(tenant_a.editor)
+    body = {
+        "subject_type": "journey",
+        "subject": "get-cover",
+        "key": "nps",
+        "period_kind": kind,
+        "period_start": start.isoformat(),
+        "value": 31.5,
+    }
+    answer = send(editor, "post", "manual-kpis/", body)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "period_start": [f"{start.isoformat()} is outside the years 1900 to 2999."]
+    }
+    form = {
+        "subject": f"journey:{journey.pk}",
+        "key": "nps",
+        "period_kind": kind,
+        "period_start": start.isoformat(),
+        "value": "31.5",
+        "note": "",
+    }
+    page = editor.post(reverse("manual_kpis", args=[tenant_a.org.slug]), form)
+    assert page.status_code == 400
+    assert (
+        f"Period start: {start.isoformat()} is outside the years 1900 to 2999."
+        in page.content.decode()
+    )
+    with organization_context(tenant_a.org.pk):
+        assert not ManualKpiValue.objects.filter(organization=tenant_a.org).exists()
