@@ -32,6 +32,9 @@ from streams.models import (
 )
 
 PRODUCTION = "production"  # DOMAIN.md "DORA": the one environment DORA counts
+# The columns a work item's attributes are kept in (and its flow item's: the same).
+KEY_MAX = WebhookItem._meta.get_field("key").max_length
+TITLE_MAX = WebhookItem._meta.get_field("title").max_length
 
 
 class DeliveryRejected(Exception):
@@ -60,6 +63,9 @@ class Applied:
     results: list[ImportResult] = field(default_factory=list)
     changes_deleted: int = 0
     notes: list[str] = field(default_factory=list)
+    # What of the payload was changed to fit its column (a title cut): the
+    # receipt ends with it, and it is logged (streams.webhooks.receive).
+    adjusted: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -209,7 +215,7 @@ def item_apply(
     item_row = {
         "key": winner.key,
         "type": winner.type,
-        "title": winner.title[:500],
+        "title": winner.title,
         "value_stream": value_stream.slug,
         "created_at": iso(winner.created_at),
     }

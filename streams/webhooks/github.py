@@ -11,6 +11,7 @@ from portfolio.models import Organization
 from streams.models import DeploymentStatus, StateCategory, WebhookProvider, WebhookRoute
 from streams.webhooks.apply import (
     PRODUCTION,
+    TITLE_MAX,
     Applied,
     DeliveryIgnored,
     DeliveryRejected,
@@ -23,7 +24,7 @@ from streams.webhooks.apply import (
     pull_request_record,
 )
 from streams.webhooks.config import webhook_route_for
-from streams.webhooks.payload import field, flow_type, time_field
+from streams.webhooks.payload import field, flow_type, text_fit, time_field
 
 INGESTED = ("issues", "pull_request", "deployment_status")
 
@@ -76,11 +77,13 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
     labels = [field(label, "name", str) for label in field(payload, "issue.labels", list)]
     issue_type = field(payload, "issue.type.name", str, required=False)
     key = f"{repository}/issues/{number}"
+    applied = Applied()
+    title = field(payload, "issue.title", str)
     version = ItemVersion(
         key=key,
         updated_at=updated_at,
         type=flow_type([*labels, *([issue_type] if issue_type else [])]),
-        title=field(payload, "issue.title", str),
+        title=text_fit(title, "issue.title", TITLE_MAX, applied.adjusted),
         created_at=created_at,
     )
     # Only facts this payload proves: opened at creation; closed at closed_at
@@ -96,7 +99,6 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
         raise DeliveryRejected(f"payload field 'issue.state' is '{state}'; expected open or closed")
     if action == "reopened":
         transitions.append(_transition(updated_at, "open"))
-    applied = Applied()
     item_apply(
         organization=organization,
         provider=WebhookProvider.GITHUB,

@@ -9,6 +9,8 @@ from typing import Any
 from portfolio.models import Organization
 from streams.models import StateCategory, WebhookProvider
 from streams.webhooks.apply import (
+    KEY_MAX,
+    TITLE_MAX,
     Applied,
     DeliveryIgnored,
     ItemVersion,
@@ -17,7 +19,7 @@ from streams.webhooks.apply import (
     item_apply,
 )
 from streams.webhooks.config import webhook_route_for
-from streams.webhooks.payload import epoch_ms_field, field, flow_type, time_field
+from streams.webhooks.payload import epoch_ms_field, field, flow_type, text_fit, time_field
 
 INGESTED = ("jira:issue_created", "jira:issue_updated")
 
@@ -41,7 +43,7 @@ def jira_apply(
         )
     at = epoch_ms_field(payload, "timestamp")
     check_fresh(at, now=now, what="timestamp")
-    key = field(payload, "issue.key", str)
+    key = field(payload, "issue.key", str, max_length=KEY_MAX)
     project = field(payload, "issue.fields.project.key", str)
     route = webhook_route_for(
         organization=organization, provider=WebhookProvider.JIRA, source=project
@@ -54,11 +56,13 @@ def jira_apply(
     fields = field(payload, "issue.fields", dict)
     labels = field(fields, "labels", list, required=False) or []
     issue_type = field(fields, "issuetype.name", str)
+    applied = Applied()
+    title = field(fields, "summary", str, required=False) or ""
     version = ItemVersion(
         key=key,
         updated_at=time_field(fields, "updated"),
         type=flow_type([issue_type, *(label for label in labels if isinstance(label, str))]),
-        title=field(fields, "summary", str, required=False) or "",
+        title=text_fit(title, "issue.fields.summary", TITLE_MAX, applied.adjusted),
         created_at=time_field(fields, "created"),
     )
     # The issue's current status carries its Jira category; a changelog entry
@@ -83,7 +87,6 @@ def jira_apply(
         # Two status changes in one delivery share its timestamp: the last is the
         # one the issue is left in.
         transitions = [transition(statuses[-1])] if statuses else []
-    applied = Applied()
     item_apply(
         organization=organization,
         provider=WebhookProvider.JIRA,

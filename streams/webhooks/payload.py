@@ -10,13 +10,23 @@ from streams.models import FlowType
 from streams.webhooks.apply import DeliveryRejected
 
 _MISSING = object()
+NUL = "\x00"
+REPLACEMENT = "\ufffd"  # where a character that cannot be kept was
 
 
-def field(payload: Any, path: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
+def field(
+    payload: Any,
+    path: str,
+    kind: type | tuple[type, ...],
+    *,
+    required: bool = True,
+    max_length: int | None = None,
+) -> Any:
     """The value at a dotted ``path`` of the payload, checked to be of ``kind``.
 
-    A missing (or null) optional field answers None; a missing required one, or a
-    value of the wrong kind, rejects the delivery naming the path.
+    A missing (or null) optional field answers None; a missing required one, a
+    value of the wrong kind, or a string over ``max_length`` (an identity, which
+    cutting would change) rejects the delivery naming the path.
     """
     value: Any = payload
     for part in path.split("."):
@@ -30,7 +40,53 @@ def field(payload: Any, path: str, kind: type | tuple[type, ...], *, required: b
         raise DeliveryRejected(
             f"payload field '{path}' is {type(value).__name__}; expected {_name(kind)}"
         )
+    if max_length is not None and isinstance(value, str) and len(value) > max_length:
+        raise DeliveryRejected(
+            f"payload field '{path}' is {len(value)} characters long; expected at most {max_length}"
+        )
     return value
+
+
+def text_fit(value: str, path: str, limit: int, adjusted: list[str]) -> str:
+    """``value`` cut to ``limit`` characters, a column's length, saying so in
+    ``adjusted``: a tool's long title is kept as far as it fits rather than
+    refused (every later delivery of the issue would be refused too)."""
+    if len(value) <= limit:
+        return value
+    adjusted.append(f"{path} cut to {limit} characters (it had {len(value)})")
+    return value[:limit]
+
+
+def nul_replace(payload: Any) -> tuple[Any, list[str]]:
+    """The payload with each NUL character of its strings (keys too) replaced by
+    U+FFFD, and where they were (``issue.title``), in the payload's order.
+
+    PostgreSQL text cannot hold NUL. A file someone uploads is refused for one
+    (they can fix it); a tool's issue titled with one would be refused on every
+    delivery, so a delivery keeps its text, cleaned. Walked with a stack, not
+    recursion: a payload may nest as deeply as the JSON parser goes.
+    """
+    found: list[str] = []
+    root = [payload]
+    stack: list[tuple[Any, Any, str]] = [(root, 0, "")]
+    while stack:
+        parent, key, path = stack.pop()
+        value = parent[key]
+        if isinstance(value, str):
+            if NUL in value:
+                parent[key] = value.replace(NUL, REPLACEMENT)
+                found.append(path or "the body")
+        elif isinstance(value, dict):
+            if any(NUL in name for name in value):
+                found.append(f"a key of {path or 'the body'}")
+                value = {name.replace(NUL, REPLACEMENT): item for name, item in value.items()}
+                parent[key] = value
+            stack.extend(
+                (value, name, f"{path}.{name}" if path else name) for name in reversed(value)
+            )
+        elif isinstance(value, list):
+            stack.extend((value, i, f"{path}[{i}]") for i in reversed(range(len(value))))
+    return root[0], found
 
 
 def _name(kind: type | tuple[type, ...]) -> str:

@@ -20,6 +20,7 @@ from streams.models import DeliveryOutcome, WebhookDelivery, WebhookProvider
 from streams.webhooks.apply import Applied, DeliveryIgnored, DeliveryRejected
 from streams.webhooks.github import github_apply
 from streams.webhooks.jira import jira_apply
+from streams.webhooks.payload import nul_replace
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,9 @@ def webhook_delivery_receive(
             f"delivery {delivery_id} was already received at "
             f"{delivery.received_at.isoformat()} ({delivery.outcome}); nothing changed",
         )
-    receipt, event_name = _receive(organization, provider, spec, event, content_type, body, now=now)
+    receipt, event_name = _receive(
+        organization, provider, spec, delivery_id, event, content_type, body, now=now
+    )
     delivery.event = event_name
     delivery.received_at = now
     delivery.outcome = receipt.outcome
@@ -172,13 +175,16 @@ def _receive(
     organization: Organization,
     provider: str,
     spec: ProviderSpec,
+    delivery_id: str,
     event: str,
     content_type: str,
     body: bytes,
     *,
     now: datetime,
 ) -> tuple[Receipt, str]:
-    """The delivery's receipt, and its event's name for the log."""
+    """The delivery's receipt, and its event's name for the log. What of the payload
+    was changed to fit its columns (NUL replaced, a title cut) is logged, and said
+    at the end of the receipt whatever its outcome."""
 
     def bad_request(message: str) -> tuple[Receipt, str]:
         return Receipt(400, DeliveryOutcome.REJECTED, message), event[:EVENT_MAX]
@@ -198,6 +204,9 @@ def _receive(
         return bad_request(str(exc.message).removesuffix("."))
     if not isinstance(payload, dict):
         return bad_request(f"the body is a JSON {type(payload).__name__}; expected an object")
+    # Every text of the payload may reach a column (or a query): none may hold NUL.
+    payload, replaced = nul_replace(payload)
+    adjusted = [f"NUL characters replaced in {', '.join(replaced)}"] if replaced else []
     if provider == WebhookProvider.JIRA:
         # Jira names the event in the body, not in a header.
         event = payload.get("webhookEvent") if isinstance(payload.get("webhookEvent"), str) else ""
@@ -209,11 +218,18 @@ def _receive(
         with transaction.atomic():
             applied = spec.apply(organization=organization, event=event, payload=payload, now=now)
     except DeliveryIgnored as exc:
-        return Receipt(200, DeliveryOutcome.IGNORED, exc.message), event_name
+        receipt = Receipt(200, DeliveryOutcome.IGNORED, exc.message)
     except DeliveryRejected as exc:
-        return Receipt(exc.status, DeliveryOutcome.REJECTED, exc.message), event_name
-    outcome = DeliveryOutcome.APPLIED if applied.changed else DeliveryOutcome.UNCHANGED
-    return Receipt(200, outcome, applied.summary()), event_name
+        receipt = Receipt(exc.status, DeliveryOutcome.REJECTED, exc.message)
+    else:
+        outcome = DeliveryOutcome.APPLIED if applied.changed else DeliveryOutcome.UNCHANGED
+        adjusted += applied.adjusted
+        receipt = Receipt(200, outcome, applied.summary())
+    for note in adjusted:
+        logger.warning("%s delivery %s: %s", provider, delivery_id, note)
+    if adjusted:
+        receipt = Receipt(receipt.status, receipt.outcome, "; ".join([receipt.message, *adjusted]))
+    return receipt, event_name
 
 
 def _log_prune(organization: Organization, now: datetime) -> None:

@@ -29,6 +29,7 @@ from streams.models import (
     ValueStream,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookItem,
     WebhookRoute,
 )
 from streams.services import status_mappings_set, value_stream_save
@@ -649,6 +650,94 @@ def test_a_pull_request_into_another_branch_is_ignored(a):
     answer = gh(a, "pull_request-closed", payload)
     assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored")
     assert "targets 'release-1', not the default branch 'master'" in answer.json()["detail"]
+
+
+# --- Text the columns cannot hold -----------------------------------------------------------
+
+
+def webhook_items(org) -> list[tuple]:
+    with organization_context(org.pk):
+        return list(WebhookItem.objects.filter(organization=org).values_list("key", "title"))
+
+
+def test_a_github_title_over_500_characters_is_cut_to_500_and_logged(a, caplog):
+    payload = github("issues-opened")
+    payload["issue"]["title"] = "Spelling error " + "x" * 600
+    answer = gh(a, "issues-opened", payload, delivery="long")
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "applied"), answer.json()
+    assert "issue.title cut to 500 characters (it had 615)" in answer.json()["detail"]
+    (item,) = state(a.org)["items"]
+    assert item[2] == payload["issue"]["title"][:500]
+    assert webhook_items(a.org) == [(ISSUE_KEY, payload["issue"]["title"][:500])]
+    assert "github delivery long: issue.title cut to 500 characters (it had 615)" in caplog.text
+
+
+def test_a_jira_summary_over_500_characters_is_cut_to_500_and_logged(a, caplog):
+    payload = jira("issue_created")
+    payload["issue"]["fields"]["summary"] = "y" * 501
+    answer = jr(a, payload, delivery="long")
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "applied"), answer.json()
+    assert "issue.fields.summary cut to 500 characters (it had 501)" in answer.json()["detail"]
+    assert [row[2] for row in state(a.org)["items"]] == ["y" * 500]
+    assert "jira delivery long: issue.fields.summary cut to 500 characters" in caplog.text
+
+
+def test_nul_characters_in_a_github_delivery_are_replaced_and_logged(a, caplog):
+    payload = github("issues-opened")
+    payload["issue"]["title"] = "Spelling\x00error"
+    payload["issue"]["labels"][0]["name"] = "b\x00ug"
+    answer = gh(a, "issues-opened", payload, delivery="nul")
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "applied"), answer.json()
+    assert (
+        "NUL characters replaced in issue.title, issue.labels[0].name" in (answer.json()["detail"])
+    )
+    assert [row[2] for row in state(a.org)["items"]] == ["Spelling\ufffderror"]
+    assert "github delivery nul: NUL characters replaced in issue.title" in caplog.text
+
+
+def test_a_nul_in_a_github_repository_name_is_replaced_before_routing(a):
+    payload = github("issues-opened")
+    payload["repository"]["full_name"] = "Codertocat/Hello\x00World"
+    answer = gh(a, "issues-opened", payload, delivery="nul-repo")
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored")
+    assert "repository 'Codertocat/Hello\ufffdWorld' is not routed" in answer.json()["detail"]
+    assert log(a.org) == [("github", "nul-repo", "issues.opened", "ignored", 200)]
+    assert state(a.org)["items"] == []
+
+
+def test_nul_characters_in_a_jira_delivery_are_replaced_and_logged(a):
+    payload = jira("issue_created")
+    fields = payload["issue"]["fields"]
+    payload["issue"]["key"] = "CLM-\x0042"
+    fields["summary"] = "Claim\x00form"
+    fields["status"]["name"] = "To\x00Do"
+    fields["labels"] = ["\x00"]
+    answer = jr(a, payload, delivery="nul")
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "applied"), answer.json()
+    assert (
+        "NUL characters replaced in issue.key, issue.fields.labels[0], "
+        "issue.fields.status.name, issue.fields.summary"
+    ) in answer.json()["detail"]
+    rows = state(a.org)
+    assert [row[:3] for row in rows["items"]] == [("CLM-\ufffd42", "defect", "Claim\ufffdform")]
+    assert rows["transitions"] == [("CLM-\ufffd42", at("2026-07-01T09:30:00Z"), "new")]
+    # The event name, from the body, is logged cleaned too.
+    payload["webhookEvent"] = "jira:issue\x00created"
+    answer = jr(a, payload, delivery="nul-event")
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored")
+    assert log(a.org)[-1] == ("jira", "nul-event", "jira:issue\ufffdcreated", "ignored", 200)
+
+
+def test_a_jira_key_longer_than_a_key_may_be_is_rejected_and_nothing_is_stored(a):
+    payload = jira("issue_created")
+    payload["issue"]["key"] = "CLM-" + "9" * 300
+    answer = jr(a, payload, delivery="long-key")
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"] == (
+        "payload field 'issue.key' is 304 characters long; expected at most 200"
+    )
+    assert state(a.org)["items"] == [] and webhook_items(a.org) == []
+    assert log(a.org) == [("jira", "long-key", "jira:issue_created", "rejected", 422)]
 
 
 # --- Order independence ----------------------------------------------------------------------
