@@ -70,9 +70,9 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
         raise DeliveryIgnored(f"issue {action}: the flow item and its history are kept")
     repository, route = _route(organization, payload)
     number = field(payload, "issue.number", int)
-    updated_at = time_field(payload, "issue.updated_at")
+    updated_at = time_field(payload, "issue.updated_at", now=now)
     check_fresh(updated_at, now=now, what="issue.updated_at")
-    created_at = time_field(payload, "issue.created_at")
+    created_at = time_field(payload, "issue.created_at", now=now)
     state = field(payload, "issue.state", str)
     labels = [field(label, "name", str) for label in field(payload, "issue.labels", list)]
     issue_type = field(payload, "issue.type.name", str, required=False)
@@ -91,7 +91,7 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
     # at updated_at by the reopening event itself.
     transitions = [_transition(created_at, "open")]
     if state == "closed":
-        closed_at = time_field(payload, "issue.closed_at")
+        closed_at = time_field(payload, "issue.closed_at", now=now)
         reason = field(payload, "issue.state_reason", str, required=False)
         status = reason if reason in ("not_planned", "duplicate") else "closed"
         transitions.append(_transition(closed_at, status))
@@ -113,7 +113,7 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
 def _pull_request(organization: Organization, payload: dict, now: datetime) -> Applied:
     repository, route = _route(organization, payload)
     number = field(payload, "pull_request.number", int)
-    updated_at = time_field(payload, "pull_request.updated_at")
+    updated_at = time_field(payload, "pull_request.updated_at", now=now)
     check_fresh(updated_at, now=now, what="pull_request.updated_at")
     base = field(payload, "pull_request.base.ref", str)
     default_branch = field(payload, "repository.default_branch", str)
@@ -122,14 +122,14 @@ def _pull_request(organization: Organization, payload: dict, now: datetime) -> A
             f"pull request #{number} targets '{base}', not the default branch "
             f"'{default_branch}': only merges into the default branch are deployed"
         )
-    merged_at = time_field(payload, "pull_request.merged_at", required=False)
+    merged_at = time_field(payload, "pull_request.merged_at", now=now, required=False)
     pull_request_record(
         organization=organization,
         repository=repository,
         number=number,
         # GitHub's pull_request payload has no first-commit time: the pull
         # request's opening stands for it (docs/webhooks.md, "Approximations").
-        opened_at=time_field(payload, "pull_request.created_at"),
+        opened_at=time_field(payload, "pull_request.created_at", now=now),
         merged_at=merged_at,
     )
     applied = Applied()
@@ -160,14 +160,14 @@ def _deployment_environment(payload: dict) -> str:
 
 def _deployment_status(organization: Organization, payload: dict, now: datetime) -> Applied:
     state = field(payload, "deployment_status.state", str)
-    status_at = time_field(payload, "deployment_status.created_at")
+    status_at = time_field(payload, "deployment_status.created_at", now=now)
     if state not in FINAL_STATES:
         raise DeliveryIgnored(
             f"deployment status '{state}' is not final; a deployment counts once it ends "
             "in success, failure or error"
         )
     repository, route = _route(organization, payload)
-    updated_at = time_field(payload, "deployment_status.updated_at", required=False)
+    updated_at = time_field(payload, "deployment_status.updated_at", now=now, required=False)
     check_fresh(updated_at or status_at, now=now, what="deployment_status.updated_at")
     applied = Applied()
     deployment_apply(
@@ -176,7 +176,7 @@ def _deployment_status(organization: Organization, payload: dict, now: datetime)
         repository=repository,
         deployment_id=field(payload, "deployment.id", int),
         environment=_deployment_environment(payload),
-        created_at=time_field(payload, "deployment.created_at"),
+        created_at=time_field(payload, "deployment.created_at", now=now),
         status=FINAL_STATES[state],
         status_id=field(payload, "deployment_status.id", int),
         status_at=status_at,

@@ -41,7 +41,7 @@ def jira_apply(
         raise DeliveryIgnored(
             f"event '{event or '(none)'}' is not ingested; send {', '.join(INGESTED)}"
         )
-    at = epoch_ms_field(payload, "timestamp")
+    at = epoch_ms_field(payload, "timestamp", now=now)
     check_fresh(at, now=now, what="timestamp")
     key = field(payload, "issue.key", str, max_length=KEY_MAX)
     project = field(payload, "issue.fields.project.key", str)
@@ -60,10 +60,10 @@ def jira_apply(
     title = field(fields, "summary", str, required=False) or ""
     version = ItemVersion(
         key=key,
-        updated_at=time_field(fields, "updated"),
+        updated_at=time_field(payload, "issue.fields.updated", now=now),
         type=flow_type([issue_type, *(label for label in labels if isinstance(label, str))]),
         title=text_fit(title, "issue.fields.summary", TITLE_MAX, applied.adjusted),
-        created_at=time_field(fields, "created"),
+        created_at=time_field(payload, "issue.fields.created", now=now),
     )
     # The issue's current status carries its Jira category; a changelog entry
     # names only the status, which is the current one unless several changes

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.models import FlowType
 from streams.webhooks.apply import DeliveryRejected
 
 _MISSING = object()
+# How far ahead of the time a delivery is received its times may be (a sender's
+# clock a little fast); beyond, a time is refused.
+FUTURE_LIMIT = timedelta(days=1)
 NUL = "\x00"
 REPLACEMENT = "\ufffd"  # where a character that cannot be kept was
 
@@ -95,33 +98,49 @@ def _name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def time_field(payload: Any, path: str, *, required: bool = True) -> datetime | None:
+def time_field(payload: Any, path: str, *, now: datetime, required: bool = True) -> datetime | None:
     """An ISO 8601 time with a UTC offset (GitHub: ``2019-05-15T15:20:18Z``; Jira:
-    ``2026-07-01T09:30:00.000+0000``)."""
+    ``2026-07-01T09:30:00.000+0000``), at most ``FUTURE_LIMIT`` after ``now``."""
     raw = field(payload, path, str, required=required)
     if raw is None:
         return None
     try:
         at = datetime.fromisoformat(raw)
-    except ValueError:
+        at = at.astimezone(UTC) if at.tzinfo is not None else None
+    except (ValueError, OverflowError):  # not a time; or in UTC, outside years 1 to 9999
         at = None
-    if at is None or at.tzinfo is None:
+    if at is None:
         raise DeliveryRejected(
             f"payload field '{path}' is '{raw[:40]}'; expected an ISO 8601 time with a UTC "
             "offset, e.g. 2026-07-01T09:30:00Z"
         )
-    return at.astimezone(UTC)
+    return _not_ahead(at, path, now)
 
 
-def epoch_ms_field(payload: Any, path: str) -> datetime:
-    """A time in milliseconds since the epoch (Jira's ``timestamp``)."""
+def epoch_ms_field(payload: Any, path: str, *, now: datetime) -> datetime:
+    """A time in milliseconds since the epoch (Jira's ``timestamp``), at most
+    ``FUTURE_LIMIT`` after ``now``."""
     value = field(payload, path, int)
     try:
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        at = datetime.fromtimestamp(value / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise DeliveryRejected(
             f"payload field '{path}' is {value}; expected milliseconds since 1970-01-01"
         ) from exc
+    return _not_ahead(at, path, now)
+
+
+def _not_ahead(at: datetime, path: str, now: datetime) -> datetime:
+    """Refuse a time from the future. Items keep the version with the latest
+    ``updated_at``: one dated 9999 would win over every real delivery after it,
+    and a transition or a deployment there would count in no period (or in all)."""
+    if at > now + FUTURE_LIMIT:
+        raise DeliveryRejected(
+            f"payload field '{path}' is {at.isoformat()}, more than a day after the time it "
+            f"was received ({now.astimezone(UTC).isoformat(timespec='seconds')}); check the "
+            "sender's clock"
+        )
+    return at
 
 
 # Words of a label or an issue type, and the flow item type they make

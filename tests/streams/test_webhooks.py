@@ -9,7 +9,7 @@ import hmac
 import itertools
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -28,8 +28,10 @@ from streams.models import (
     FlowTransition,
     ValueStream,
     WebhookDelivery,
+    WebhookDeployment,
     WebhookEndpoint,
     WebhookItem,
+    WebhookPullRequest,
     WebhookRoute,
 )
 from streams.services import status_mappings_set, value_stream_save
@@ -323,6 +325,96 @@ def test_the_window_is_measured_from_the_event_time(a, settings):
     answer = jr(a, payload)
     assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
     assert "stale delivery: timestamp is" in answer.json()["detail"]
+
+
+FAR_FUTURE = "9999-12-31T00:00:00Z"
+
+
+def future_github(name: str, *path: str) -> dict:
+    payload = merged_pr() if name == "pull_request-closed" else github(name)
+    target = payload
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = FAR_FUTURE
+    if path[-1] == "closed_at":
+        target["state"] = "closed"
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("issues-opened", ("issue", "updated_at")),
+        ("issues-opened", ("issue", "created_at")),
+        ("issues-opened", ("issue", "closed_at")),
+        ("pull_request-closed", ("pull_request", "updated_at")),
+        ("pull_request-closed", ("pull_request", "merged_at")),
+        ("pull_request-closed", ("pull_request", "created_at")),
+        ("deployment_status-payload", ("deployment_status", "created_at")),
+        ("deployment_status-payload", ("deployment_status", "updated_at")),
+        ("deployment_status-payload", ("deployment", "created_at")),
+    ],
+)
+def test_a_github_time_more_than_a_day_ahead_is_refused_and_stores_nothing(a, name, path):
+    answer = gh(a, name, future_github(name, *path), delivery="future")
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"].startswith(
+        f"payload field '{'.'.join(path)}' is 9999-12-31T00:00:00+00:00, more than a day "
+        "after the time it was received ("
+    )
+    ((provider, delivery, _event, outcome, status),) = log(a.org)
+    assert (provider, delivery, outcome, status) == ("github", "future", "rejected", 422)
+    assert state(a.org) == {"items": [], "transitions": [], "deployments": [], "changes": []}
+    with organization_context(a.org.pk):
+        assert not WebhookItem.objects.filter(organization=a.org).exists()
+        assert not WebhookPullRequest.objects.filter(organization=a.org).exists()
+        assert not WebhookDeployment.objects.filter(organization=a.org).exists()
+
+
+def test_a_far_future_update_does_not_freeze_the_issue(a):
+    assert (
+        gh(a, "issues-opened", future_github("issues-opened", "issue", "updated_at")).status_code
+        == 422
+    )
+    # The real delivery that follows is applied, and so are later ones.
+    assert gh(a, "issues-opened").json()["outcome"] == "applied"
+    edited = github("issues-labeled")
+    edited["issue"].update(title="Spelling errors in the README", updated_at="2019-05-15T18:00:00Z")
+    assert gh(a, "issues-labeled", edited).json()["outcome"] == "applied"
+    assert [row[2] for row in state(a.org)["items"]] == ["Spelling errors in the README"]
+
+
+def test_a_time_less_than_a_day_ahead_is_accepted(a):
+    """Clocks drift: a sender a few hours ahead is not refused."""
+    ahead = (datetime.now(UTC) + timedelta(hours=23)).isoformat().replace("+00:00", "Z")
+    payload = github("issues-opened")
+    payload["issue"]["updated_at"] = ahead
+    assert gh(a, "issues-opened", payload).json()["outcome"] == "applied"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "shown"),
+    [
+        ("timestamp", 253402214400000, "9999-12-31T00:00:00+00:00"),
+        ("issue.fields.updated", "9999-12-31T00:00:00.000+0000", "9999-12-31T00:00:00+00:00"),
+        ("issue.fields.created", "9999-12-31T00:00:00.000+0000", "9999-12-31T00:00:00+00:00"),
+    ],
+)
+def test_a_jira_time_more_than_a_day_ahead_is_refused_and_stores_nothing(a, path, value, shown):
+    payload = jira("issue_created")
+    target = payload
+    for part in path.split(".")[:-1]:
+        target = target[part]
+    target[path.split(".")[-1]] = value
+    answer = jr(a, payload, delivery="future")
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"].startswith(
+        f"payload field '{path}' is {shown}, more than a day after the time it was received ("
+    )
+    assert log(a.org) == [("jira", "future", "jira:issue_created", "rejected", 422)]
+    assert state(a.org)["items"] == []
+    with organization_context(a.org.pk):
+        assert not WebhookItem.objects.filter(organization=a.org).exists()
 
 
 def test_a_body_over_one_mebibyte_is_refused_with_413(a):
