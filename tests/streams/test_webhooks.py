@@ -371,6 +371,19 @@ def test_a_github_time_more_than_a_day_ahead_is_refused_and_stores_nothing(a, na
         assert not WebhookDeployment.objects.filter(organization=a.org).exists()
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-02:00"])
+def test_a_time_outside_the_years_python_has_in_utc_is_refused(a, value):
+    payload = github("issues-opened")
+    payload["issue"]["created_at"] = value
+    answer = gh(a, "issues-opened", payload)
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"] == (
+        f"payload field 'issue.created_at' is '{value}'; expected an ISO 8601 time with a "
+        "UTC offset, e.g. 2026-07-01T09:30:00Z"
+    )
+    assert state(a.org)["items"] == []
+
+
 def test_a_far_future_update_does_not_freeze_the_issue(a):
     assert (
         gh(a, "issues-opened", future_github("issues-opened", "issue", "updated_at")).status_code
