@@ -158,6 +158,16 @@ def _time_check(name: str, *, required: bool = True) -> str:
     )
 
 
+def _iso(expr: str) -> str:
+    """The timestamptz ``expr`` as ISO 8601 in UTC, for messages: 2026-07-01T09:30:00Z,
+    with its fraction of a second when it has one (2026-07-01T09:30:00.25Z)."""
+    utc = f"({expr} AT TIME ZONE 'UTC')"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || rtrim(rtrim(to_char({utc}, '.US'), '0'), '.') || 'Z'"
+    )
+
+
 def _known(name: str, id_column: str, what: str) -> str:
     col = f"r.{_col(name)}"
     return (
@@ -251,7 +261,16 @@ KINDS: dict[str, _Kind] = {
         columns=("key", "type", "title", "value_stream", "created_at"),
         times=("created_at",),
         optional=frozenset({"title"}),
-        resolve=f"v.id AS value_stream_id, {_FIRST_LINE} {_FROM} {_STREAM_JOIN}",
+        # A stored item's first transition: its creation may not move past it.
+        resolve=f"""
+            v.id AS value_stream_id, {_FIRST_LINE}, ft.at AS first_transition_at
+            {_FROM} {_STREAM_JOIN}
+            LEFT JOIN streams_flowitem x ON x.organization_id = {{org}} AND x.key = s.key
+            LEFT JOIN LATERAL (
+                SELECT t.at FROM streams_flowtransition t
+                WHERE t.organization_id = {{org}} AND t.item_id = x.id ORDER BY t.at LIMIT 1
+            ) ft ON true
+        """,  # noqa: S608 - SQL text holds only constants; input travels by COPY
         checks=(
             _required("key"),
             _max_length("key", 200),
@@ -262,6 +281,11 @@ KINDS: dict[str, _Kind] = {
             _required("value_stream"),
             _known("value_stream", "value_stream_id", "value stream"),
             _time_check("created_at"),
+            "CASE WHEN r.created_at_ts > r.first_transition_at"
+            " THEN format('created_at %s is after the first transition of flow item %L, at %s;"
+            " an item is created before its transitions', r.created_at, r.key, "
+            + _iso("r.first_transition_at")
+            + ") END",
         ),
         upsert=_keyed_upsert(
             "streams_flowitem",
@@ -283,6 +307,7 @@ KINDS: dict[str, _Kind] = {
         # in the item's value stream.
         resolve=f"""
             i.id AS item_id, i.value_stream_id, v.slug AS item_stream,
+            i.created_at AS item_created_at,
             CASE WHEN s.state IN ({_CATEGORIES}) THEN s.state ELSE m.category END AS category,
             t.state AS stored_state,
             min(s.line) OVER (PARTITION BY s.key, s.at_ts) AS first_line
@@ -313,6 +338,11 @@ KINDS: dict[str, _Kind] = {
             " AND r.category IS NOT NULL"
             " THEN format('flow item %L already has a transition to %L at %s;"
             " transitions of one item never share an instant', r.key, r.stored_state, r.at) END",
+            # An item's history starts when it is created (at that instant or later).
+            "CASE WHEN r.at_ts < r.item_created_at"
+            " THEN format('at %s is before flow item %L was created at %s', r.at, r.key, "
+            + _iso("r.item_created_at")
+            + ") END",
         ),
         # A stored transition at the same instant has the same state (else the
         # row is rejected above), so a transition is only ever created.

@@ -265,6 +265,15 @@ ROW_REJECTIONS = {
         f"{HEADER}\rF-1,feature,,dental,2026-07-01T09:30:00Z\rF-2,feature,,dental,soon\r",
         ["line 3: created_at 'soon' is not an ISO 8601 time; expected e.g. 2026-07-01T09:30:00Z"],
     ),
+    # F-A1 was created at 2026-07-01T09:30:00Z.
+    "transition-before-its-item": (
+        "flow_transitions",
+        "key,at,state\nF-A1,2026-07-01T09:30:00Z,active\nF-A1,2026-06-30T23:59:59Z,new\n",
+        [
+            "line 3: at 2026-06-30T23:59:59Z is before flow item 'F-A1' was created at "
+            "2026-07-01T09:30:00Z"
+        ],
+    ),
     # Tenancy: a slug that exists only in B is unknown to A.
     "another-orgs-value-stream": (
         "flow_items",

@@ -274,6 +274,52 @@ def test_bad_transitions(tenant_a, dental):
     assert item(org, "F-1").state == "active"
 
 
+def test_a_transition_before_its_items_creation_is_rejected_naming_the_line(tenant_a, dental):
+    org = tenant_a.org
+    run(
+        org,
+        "flow_items",
+        ITEMS
+        + "F-1,feature,,dental,2026-07-01T09:30:00Z\n"
+        + "F-2,feature,,dental,2026-07-01T09:30:00.25Z\n",
+    )
+    text = TRANSITIONS + (
+        "F-1,2026-07-01T09:30:00Z,active\n"  # line 2: at its creation, which is fine
+        "F-1,2026-07-01T09:00:00Z,new\n"  # line 3
+        "F-2,2026-07-01T11:30:00+02:00,active\n"  # line 4: 09:30:00 UTC, a quarter second early
+    )
+    assert rejected(org, "flow_transitions", text) == [
+        "line 3: at 2026-07-01T09:00:00Z is before flow item 'F-1' was created at "
+        "2026-07-01T09:30:00Z",
+        "line 4: at 2026-07-01T11:30:00+02:00 is before flow item 'F-2' was created at "
+        "2026-07-01T09:30:00.25Z",
+    ]
+    with organization_context(org.pk):
+        assert not FlowTransition.objects.filter(organization=org).exists()
+    assert item(org, "F-1").state == "new"
+
+
+def test_an_item_created_after_its_first_transition_is_rejected_naming_the_line(tenant_a, dental):
+    """The same rule from the other side: a re-import may not move an item's creation
+    past the transitions it has."""
+    org = tenant_a.org
+    run(org, "flow_items", ITEMS + "F-1,feature,,dental,2026-07-01T00:00:00Z\n")
+    run(org, "flow_transitions", TRANSITIONS + "F-1,2026-07-02T00:00:00Z,active\n")
+    text = (
+        ITEMS
+        + "F-0,feature,,dental,2026-07-09T00:00:00Z\nF-1,feature,,dental,2026-07-03T00:00:00Z\n"
+    )
+    assert rejected(org, "flow_items", text) == [
+        "line 3: created_at 2026-07-03T00:00:00Z is after the first transition of flow item "
+        "'F-1', at 2026-07-02T00:00:00Z; an item is created before its transitions"
+    ]
+    assert item(org, "F-1").created_at == t(1)
+    # Up to the first transition is fine.
+    at_first = ITEMS + "F-1,feature,,dental,2026-07-02T02:00:00+02:00\n"
+    assert counts(run(org, "flow_items", at_first)) == (0, 1, 0)
+    assert item(org, "F-1").created_at == t(2)
+
+
 def test_bad_dora_rows(tenant_a, dental):
     org = tenant_a.org
     assert rejected(
@@ -479,7 +525,7 @@ def test_api_upserts_for_editors_and_admins(tenant_a, dental, role):
 
 def test_api_transitions_and_derived_facts(tenant_a, dental):
     client = client_for(tenant_a.editor)
-    send(client, "post", "events/flow-items/", [ITEM])
+    send(client, "post", "events/flow-items/", [{**ITEM, "created_at": "2026-07-01T00:00:00Z"}])
     answer = send(
         client,
         "post",
@@ -491,6 +537,29 @@ def test_api_transitions_and_derived_facts(tenant_a, dental):
     )
     assert answer.status_code == 200, answer.json()
     assert facts(tenant_a.org, "F-1") == ("done", t(1), t(2), 86400, 0)
+
+
+def test_api_rejects_a_transition_before_its_items_creation(tenant_a, dental):
+    client = client_for(tenant_a.editor)
+    send(client, "post", "events/flow-items/", [ITEM])
+    answer = send(
+        client,
+        "post",
+        "events/flow-transitions/",
+        [
+            {"key": "F-1", "at": "2026-07-01T09:30:00Z", "state": "active"},
+            {"key": "F-1", "at": "2026-07-01T08:00:00Z", "state": "new"},
+        ],
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "errors": [
+            "item 2: at 2026-07-01T08:00:00Z is before flow item 'F-1' was created at "
+            "2026-07-01T09:30:00Z"
+        ]
+    }
+    with organization_context(tenant_a.org.pk):
+        assert not FlowTransition.objects.filter(organization=tenant_a.org).exists()
 
 
 def test_api_reports_every_bad_item_and_writes_nothing(tenant_a, dental):
@@ -577,7 +646,7 @@ def test_a_20000_row_file_imports(tenant_a, dental):
     n = 20_000
     items = ITEMS + "".join(
         f"F-{i},{('feature', 'defect', 'risk', 'debt')[i % 4]},Item {i},dental,"
-        f"2026-07-01T09:30:00Z\n"
+        f"2026-07-01T00:00:00Z\n"
         for i in range(n)
     )
     transitions = TRANSITIONS + "".join(

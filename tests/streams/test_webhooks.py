@@ -560,6 +560,34 @@ def test_github_statuses_go_through_the_value_streams_mapping(a):
     ]
 
 
+def test_an_issue_closed_before_it_was_created_is_rejected_and_stores_nothing(a):
+    closed = github("issues-opened")
+    closed["issue"].update(
+        state="closed", closed_at="2019-05-14T10:00:00Z", updated_at="2019-05-17T10:00:00Z"
+    )
+    answer = gh(a, "issues-opened", closed, delivery="closed-early")
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"] == (
+        "flow_transitions item 1: at 2019-05-14T10:00:00+00:00 is before flow item "
+        f"'{ISSUE_KEY}' was created at 2019-05-15T15:20:18Z"
+    )
+    assert state(a.org) == {"items": [], "transitions": [], "deployments": [], "changes": []}
+    assert webhook_items(a.org) == []
+    assert log(a.org) == [("github", "closed-early", "issues.opened", "rejected", 422)]
+
+
+def test_a_jira_status_change_before_the_issue_was_created_is_rejected(a):
+    payload = jira("issue_updated")
+    payload["timestamp"] = 1782800000000  # 2026-06-30T06:13:20Z; created 2026-07-01
+    answer = jr(a, payload, delivery="early")
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"] == (
+        "flow_transitions item 1: at 2026-06-30T06:13:20+00:00 is before flow item 'CLM-42' "
+        "was created at 2026-07-01T09:30:00Z"
+    )
+    assert state(a.org)["items"] == [] and webhook_items(a.org) == []
+
+
 def test_an_issue_closed_as_not_planned_is_canceled_unless_mapped(a):
     closed = github("issues-opened")
     closed["issue"].update(
@@ -857,11 +885,15 @@ def github_deliveries() -> list[tuple[str, dict]]:
     )
     edited = github("issues-labeled")
     edited["issue"].update(title="Spelling errors in the README", updated_at="2019-05-15T18:00:00Z")
+    # The example reopening is of another issue #1, created 2021-07-05: made this one's,
+    # created when the others say (a transition may not precede its item's creation).
+    reopened = github("issues-reopened")
+    reopened["issue"]["created_at"] = "2019-05-15T15:20:18Z"
     return [
         ("issues-opened", github("issues-opened")),
         ("issues-labeled", edited),
         ("issues-opened", closed),
-        ("issues-reopened", github("issues-reopened")),
+        ("issues-reopened", reopened),
         ("pull_request-opened", github("pull_request-opened")),
         ("pull_request-closed", merged_pr()),
         ("deployment_status-payload", github("deployment_status-payload")),
@@ -902,21 +934,19 @@ def test_github_deliveries_in_any_order_leave_the_same_rows(a):
             # The reopening (updated 2021-10-11) is the latest writer of the attributes.
             "Spelling error in the README file",
             "dental",
-            at("2021-07-05T18:05:24Z"),
+            at("2019-05-15T15:20:18Z"),
             "active",
             at("2019-05-15T15:20:18Z"),
             None,
-            # Time in active up to the last transition: 2019-05-15 15:20:18 until the
-            # close on 05-16 10:00 (18 h 39 min 42 s), and 2021-07-05 18:05:24 until the
-            # reopening on 2021-10-11 16:40:56 (98 days less 1 h 24 min 28 s).
-            (18 * 3600 + 39 * 60 + 42) + (98 * 86400 - (3600 + 24 * 60 + 28)),
+            # Time in active up to the last transition (the reopening): 2019-05-15
+            # 15:20:18 until the close on 05-16 10:00 (18 h 39 min 42 s).
+            18 * 3600 + 39 * 60 + 42,
             0,
         )
     ]
     assert expected["transitions"] == [
         (ISSUE_KEY, at("2019-05-15T15:20:18Z"), "active"),
         (ISSUE_KEY, at("2019-05-16T10:00:00Z"), "done"),
-        (ISSUE_KEY, at("2021-07-05T18:05:24Z"), "active"),
         (ISSUE_KEY, at("2021-10-11T16:40:56Z"), "active"),
     ]
     # Merged 15:21:18: deployment 145988746 was requested before, 301 failed, 302 ships it.
