@@ -26,6 +26,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("THROUGHLINE_DATA_DIR", BASE_DIR / ".data"))
 EMBEDDED_PGDATA = DATA_DIR / "postgres"
 DEFAULT_DATABASE_NAME = "throughline"
+# The advisory lock that serializes provisioning on a server (any constant will do).
+PROVISION_LOCK_KEY = 7_141_864_539
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,11 @@ def provision(srv: Server, r: Roles, *, quiet: bool = False) -> list[str]:
 
     done: list[str] = []
     with psycopg.connect(srv.admin_dsn(), autocommit=True) as conn:
+        # One provisioner at a time: the processes of `make run` start together,
+        # and two concurrent CREATE DATABASE (or CREATE ROLE) of one name fail
+        # with a unique violation rather than an error saying it exists. The
+        # lock is the session's, released when this connection closes.
+        conn.execute("SELECT pg_advisory_lock(%s)", [PROVISION_LOCK_KEY])
         present = conn.execute(
             "SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)) = 2"
             " AND EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)",
@@ -209,12 +216,12 @@ def provision(srv: Server, r: Roles, *, quiet: bool = False) -> list[str]:
                     sql.Identifier(srv.name), sql.Identifier(r.owner)
                 )
             )
-    # On PostgreSQL 15+ the public schema belongs to pg_database_owner, i.e.
-    # the owner role; the app role only needs to use it.
-    with psycopg.connect(srv.admin_dsn(srv.name), autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(r.owner)))
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(r.app)))
-        conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        # On PostgreSQL 15+ the public schema belongs to pg_database_owner, i.e.
+        # the owner role; the app role only needs to use it. (Still under the lock.)
+        with psycopg.connect(srv.admin_dsn(srv.name), autocommit=True) as db:
+            db.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(r.owner)))
+            db.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(r.app)))
+            db.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
     return done
 
 

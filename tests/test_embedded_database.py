@@ -50,3 +50,48 @@ def test_concurrent_processes_share_one_embedded_server(tmp_path: Path):
             check=False,
         )
         assert stop.returncode == 0, stop.stderr
+
+
+def test_processes_starting_together_on_a_fresh_server_all_provision_it(tmp_path: Path):
+    """The processes of `make serve` (web, worker, beat) import the settings at
+    once; on a fresh server each provisions the roles and the database, and none
+    may fail because another created them a moment earlier."""
+    env = {**os.environ, "THROUGHLINE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("DATABASE_URL", None)
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from config import database; database.embedded_server_socket_dir()",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    provisioners = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from config import database; database.databases()"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    try:
+        for proc in provisioners:
+            _out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err.strip().splitlines()[-1:]
+    finally:
+        subprocess.run(
+            [sys.executable, "-c", "from config import database; database.embedded_server_stop()"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
