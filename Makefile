@@ -11,10 +11,11 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate provision worker beat web db-stop clean help bench load
+.PHONY: run serve test install lint format migrate provision worker beat web db-stop clean help bench load
 
 help:
 	@echo "make run      serve http://$(HOST):$(PORT)/ with a worker and beat (demo org loaded)"
+	@echo "make serve    the same without migrating or loading the demo"
 	@echo "make test     lint, then the whole test suite (browser tests need Debian's chromium)"
 	@echo "make lint     ruff check and format check"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
@@ -44,7 +45,15 @@ run: migrate
 	@echo "  (also editor@acme-health.example and viewer@acme-health.example, same password)"
 	@echo "  (web server, Celery worker and beat below; Ctrl-C stops them all)"
 	@echo ""
+	$(serve)
+
+# The web server, a Celery worker and beat (honcho runs the Procfile).
+define serve
 	HOST=$(HOST) PORT=$(PORT) .venv/bin/honcho start -f Procfile
+endef
+
+serve: install
+	$(serve)
 
 # pytest-xdist spreads the tests over the cores (TEST_WORKERS=0 runs them in one
 # process); each worker has its own test database.
