@@ -59,7 +59,32 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def default_site_url(host: str, port: str) -> str:
+    """Where `make run` serves (HOST, PORT), as a browser on this machine opens it."""
+    if not port.strip().isdigit() or not 0 < int(port) < 65536:
+        raise ImproperlyConfigured(f"PORT={port!r} is not a port number (1 to 65535)")
+    host = host.strip()
+    # A wildcard address is where to listen, not where to go: the loopback reaches it.
+    if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{int(port)}"
+
+
+# The absolute base of links that leave the app (invitation links, shown and mailed;
+# webhook payload URLs). A deployment sets SITE_URL. Unset, a link made in a request
+# follows the address the request came to (portfolio.site.absolute_url), as Django's
+# password-reset emails do, and a link made elsewhere follows HOST and PORT. (Under
+# honcho only the web process has the served PORT: it gives the next processes of the
+# Procfile PORT+100, PORT+200; they make no links.)
+SITE_URL_IS_SET = bool(os.environ.get("SITE_URL", "").strip())
+SITE_URL = (
+    os.environ.get("SITE_URL", "").strip()
+    or default_site_url(os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000"))
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

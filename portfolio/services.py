@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
@@ -47,6 +46,7 @@ from portfolio.models import (
     slug_validator,
     validate_time_zone,
 )
+from portfolio.site import absolute_url
 from portfolio.tenancy import lookup_key, organization_context, set_transaction_context
 
 if TYPE_CHECKING:
@@ -222,8 +222,9 @@ class NewInvitation:
     url: str
 
 
-def invitation_url(token: str) -> str:
-    return settings.SITE_URL + reverse("invitation_accept", kwargs={"token": token})
+def invitation_url(token: str, request: HttpRequest | None = None) -> str:
+    """The link that accepts an invitation, on the address the inviting admin used."""
+    return absolute_url(reverse("invitation_accept", kwargs={"token": token}), request)
 
 
 @transaction.atomic
@@ -273,7 +274,7 @@ def invitation_create(
     )
     from portfolio.tasks import invitation_send
 
-    url = invitation_url(token)
+    url = invitation_url(token, request)
     invitation_send.delay_on_commit(organization.pk, invitation.pk, url)
     return NewInvitation(invitation=invitation, url=url)
 

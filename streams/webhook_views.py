@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from portfolio.models import Organization, Role
+from portfolio.site import absolute_url
 from portfolio.tenancy import get_for_request, org_view, organization_context
 from streams.models import ValueStream, WebhookProvider, WebhookRoute
 from streams.webhooks import (
@@ -128,7 +129,7 @@ def _page_context(request: HttpRequest, **extra: object) -> dict:
         {
             "value": provider.value,
             "label": provider.label,
-            "url": settings.SITE_URL + reverse(f"webhook_{provider.value}", args=[org.slug]),
+            "url": absolute_url(reverse(f"webhook_{provider.value}", args=[org.slug]), request),
             "endpoint": endpoints.get(provider.value),
         }
         for provider in WebhookProvider

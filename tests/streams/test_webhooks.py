@@ -1018,8 +1018,9 @@ def test_the_admin_sees_endpoint_urls_routes_and_recent_deliveries(a):
     answer = client_for(a.tenant.admin).get(page_url(a.slug))
     assert answer.status_code == 200
     html = answer.content.decode()
-    assert f"http://127.0.0.1:8000/hooks/{a.slug}/github/" in html
-    assert f"http://127.0.0.1:8000/hooks/{a.slug}/jira/" in html
+    # On the address the admin reached (SITE_URL unset; the test client's is testserver).
+    assert f"http://testserver/hooks/{a.slug}/github/" in html
+    assert f"http://testserver/hooks/{a.slug}/jira/" in html
     assert "Codertocat/Hello-World" in html and "CLM" in html
     assert "shown-delivery" in html and "issues.opened" in html
     # A secret is never shown again after its rotation.
