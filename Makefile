@@ -11,7 +11,7 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test install lint format migrate provision worker beat web db-stop clean help bench load
+.PHONY: run serve manage test install lint format migrate provision worker beat web db-stop clean help bench load
 
 help:
 	@echo "make run      serve http://$(HOST):$(PORT)/ with a worker and beat (demo org loaded)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test     lint, then the whole test suite (browser tests need Debian's chromium)"
 	@echo "make lint     ruff check and format check"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
+	@echo "make manage ARGS=\"kpis --org acme-health ...\"  a manage.py command (as bin/throughline kpis ...)"
 	@echo "make bench    import 1M flow items and time the metrics (BENCH_ARGS=\"--items N --runs K --keep\")"
 	@echo "make load     load-test the demo under gunicorn with wrk (LOAD_SECONDS=60 LOAD_CONNECTIONS=10)"
 
@@ -73,6 +74,10 @@ endef
 
 serve: install
 	$(serve)
+
+# A management command in the project's environment; bin/throughline does the same.
+manage: install
+	@$(PY) manage.py $(ARGS)
 
 # pytest-xdist spreads the tests over the cores (TEST_WORKERS=0 runs them in one
 # process); each worker has its own test database.
