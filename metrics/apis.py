@@ -47,12 +47,12 @@ class KpisSerializer(serializers.Serializer):
     to = serializers.DateField(help_text="Last day of the range (inclusive).")
     value_streams = serializers.DictField(
         child=serializers.DictField(child=serializers.FloatField(allow_null=True)),
-        help_text="By value stream slug: every flow and DORA key of DOMAIN.md, null where "
+        help_text="By value stream slug: every flow and DORA metric key, null where "
         "undefined; each value stream's metrics include its descendants'.",
     )
     journeys = serializers.DictField(
         child=serializers.DictField(child=serializers.FloatField(allow_null=True)),
-        help_text="By journey slug: every journey KPI key of DOMAIN.md, null where undefined.",
+        help_text="By journey slug: every journey KPI key, null where undefined.",
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -71,9 +71,9 @@ class KpisAPI(OrgScopedAPIMixin, APIView):
     @extend_schema(
         summary="Metrics of every value stream and journey for a date range",
         description=(
-            "CONTRACT.md's kpis JSON, the same as `manage.py kpis`: the dates are inclusive "
-            "calendar days in the organization's time zone. Every metric key appears for every "
-            "subject, null where its denominator is empty."
+            "The kpis JSON (docs/formats.md), the same as `manage.py kpis`: the dates are "
+            "inclusive calendar days in the organization's time zone. Every metric key appears "
+            "for every subject, null where its denominator is empty."
         ),
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="YYYY-MM-DD"),
@@ -123,7 +123,7 @@ class ManualKpiValueSerializer(ApiModelSerializer):
         ]
         read_only_fields = ["id", "period_end", "entered_by"]
         extra_kwargs = {
-            "key": {"help_text": "A KPI key of DOMAIN.md for the subject's type."},
+            "key": {"help_text": "A metric key of the subject's type."},
             "period_start": {"help_text": "The first day of the week, month or quarter."},
         }
 

@@ -474,7 +474,7 @@ class MetricSerializer(ApiSerializer):
     value_stream = OrgRelatedField(ValueStream, required=False, allow_null=True)
     journey = OrgRelatedField(Journey, required=False, allow_null=True)
     key = serializers.ChoiceField(
-        choices=sorted(METRICS), help_text="A metric key of DOMAIN.md, of the subject's kind."
+        choices=sorted(METRICS), help_text="A metric key of the subject's kind."
     )
 
 

@@ -80,7 +80,7 @@ class ModelAPI(OrgScopedAPIMixin, APIView):
     @extend_schema(
         summary="Export the model (admins)",
         description=(
-            "The organization's whole model as the Model JSON of CONTRACT.md, the same "
+            "The organization's whole model as the model JSON (docs/formats.md), the same "
             "as `manage.py export_model`; POST it back (here or elsewhere) to import it."
         ),
         responses={200: OpenApiTypes.OBJECT, 403: _FORBIDDEN, 404: _NOT_FOUND},

@@ -193,7 +193,7 @@ def _import_api(kind: str) -> type[EventImportAPI]:
         tags=["events"],
         summary=f"Upsert {kind.replace('_', ' ')} (editors)",
         description=(
-            f"A JSON list of objects with the fields {columns} (CONTRACT.md, Event CSVs), "
+            f"A JSON list of objects with the fields {columns} (docs/formats.md, Event CSVs), "
             "upserted by key; importing the same list twice changes nothing. One bad object "
             "rejects the whole list, and every problem is listed as 'item N: reason' "
             "(objects numbered from 1). A body that is not a UTF-8 JSON list (a byte order "

@@ -9,7 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portfolio.models import Role
 from portfolio.tenancy import get_for_request, org_view
 from portfolio.text_input import InputRefused
-from streams.models import EventKind, EventUpload
+from streams.formats import DOCS_PATH, FORMATS, example_names
+from streams.models import EventUpload
 from streams.uploads import MAX_UPLOAD_BYTES, event_upload_create, event_uploads_recent
 
 
@@ -20,7 +21,8 @@ def _import_page(
         request,
         "streams/upload.html",
         {
-            "kinds": EventKind.choices,
+            "formats": FORMATS.values(),
+            "docs_path": DOCS_PATH,
             "kind": kind,
             "error": error,
             "max_mb": MAX_UPLOAD_BYTES // 1024 // 1024,
@@ -56,3 +58,16 @@ def upload_detail(request: HttpRequest, upload_id: int) -> HttpResponse:
     )
     template = "streams/upload_detail.html"
     return render(request, f"{template}#status" if request.htmx else template, {"upload": upload})
+
+
+@require_GET
+@org_view(Role.EDITOR)
+def upload_example(request: HttpRequest, kind: str) -> HttpResponse:
+    """An example CSV of ``kind`` (one route per kind), naming the organization's own
+    value stream and journey so that it imports as it is."""
+    fmt = FORMATS[kind]
+    response = HttpResponse(
+        fmt.example_csv(example_names(request.organization)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{kind}-example.csv"'
+    return response

@@ -2,6 +2,7 @@ from django.urls import path
 
 from portfolio import okr_views
 from streams import dashboard_views, template_views, upload_views, views, webhook_views
+from streams.formats import FORMATS
 
 urlpatterns = [
     path("", views.stream_list, name="stream_list"),
@@ -10,6 +11,16 @@ urlpatterns = [
     path("overview/", dashboard_views.stream_overview, name="stream_overview"),
     path("import/", upload_views.upload_page, name="event_import"),
     path("import/<int:upload_id>/", upload_views.upload_detail, name="event_upload"),
+    # One route per kind (no kind parameter): any other kind is no route, a 404.
+    *(
+        path(
+            f"import/example/{kind}.csv",
+            upload_views.upload_example,
+            {"kind": kind},
+            name=f"event_example_{kind}",
+        )
+        for kind in FORMATS
+    ),
     path("webhooks/", webhook_views.webhooks_page, name="webhooks"),
     path(
         "webhooks/secret/", webhook_views.webhook_secret_rotate_view, name="webhook_secret_rotate"

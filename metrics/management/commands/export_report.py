@@ -21,7 +21,7 @@ from portfolio.models import AuditAction, Organization
 
 class Command(OrgCommand):
     help = (
-        "Writes the quarterly report of one quarter as PDF, XLSX or CSV (CONTRACT.md). A "
+        "Writes the quarterly report of one quarter as PDF, XLSX or CSV (docs/formats.md). A "
         "finished quarter's figures are frozen by its first export and reused by every later "
         "one; --recompute computes them again from the events."
     )

@@ -10,7 +10,7 @@ from portfolio.models import Organization
 class Command(OrgCommand):
     help = (
         "Prints the metrics of every value stream and journey for an inclusive date range "
-        "(in the organization's time zone) as CONTRACT.md's kpis JSON."
+        "(in the organization's time zone) as the kpis JSON of docs/formats.md."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from portfolio.models import Organization
 class Command(OrgCommand):
     help = (
         "Upserts the organization's model (portfolio, value streams, journeys, objectives) "
-        "from a JSON file (CONTRACT.md, Model JSON). Idempotent; all or nothing."
+        "from a JSON file (the model JSON of docs/formats.md). Idempotent; all or nothing."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -15,7 +15,7 @@ CHUNK_BYTES = 1 << 20
 
 class Command(OrgCommand):
     help = (
-        "Upserts events of one kind from a CSV file by their key (CONTRACT.md, Event CSVs). "
+        "Upserts events of one kind from a CSV file by their key (docs/formats.md, Event CSVs). "
         "Idempotent; all or nothing: one bad row rejects the file, and every bad row is "
         "reported as 'line N: reason'."
     )
