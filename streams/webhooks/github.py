@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from portfolio.models import Organization
-from streams.models import DeploymentStatus, StateCategory, WebhookProvider, WebhookRoute
+from streams.models import (
+    DeploymentStatus,
+    StateCategory,
+    WebhookDeployment,
+    WebhookProvider,
+    WebhookPullRequest,
+    WebhookRoute,
+)
 from streams.webhooks.apply import (
     PRODUCTION,
     TITLE_MAX,
@@ -24,7 +31,7 @@ from streams.webhooks.apply import (
     pull_request_record,
 )
 from streams.webhooks.config import webhook_route_for
-from streams.webhooks.payload import field, flow_type, text_fit, time_field
+from streams.webhooks.payload import field, flow_type, integer_field, text_fit, time_field
 
 INGESTED = ("issues", "pull_request", "deployment_status")
 
@@ -36,6 +43,13 @@ DEFAULT_CATEGORIES = {
     "not_planned": StateCategory.CANCELED,
     "duplicate": StateCategory.CANCELED,
 }
+# The columns GitHub's integers are kept in. Issues and pull requests share one
+# sequence of numbers per repository: an issue's number has a pull request's range.
+NUMBER = WebhookPullRequest._meta.get_field("number")
+DEPLOYMENT_ID = WebhookDeployment._meta.get_field("deployment_id")
+STATUS_ID = WebhookDeployment._meta.get_field("status_id")
+FIRST = 1  # GitHub counts numbers and ids from 1
+
 # Issue actions that say the issue is gone from the repository, not how it moved.
 NOT_INGESTED_ACTIONS = {"deleted", "transferred"}
 
@@ -69,7 +83,7 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
     if action in NOT_INGESTED_ACTIONS:
         raise DeliveryIgnored(f"issue {action}: the flow item and its history are kept")
     repository, route = _route(organization, payload)
-    number = field(payload, "issue.number", int)
+    number = integer_field(payload, "issue.number", NUMBER, minimum=FIRST)
     updated_at = time_field(payload, "issue.updated_at", now=now)
     check_fresh(updated_at, now=now, what="issue.updated_at")
     created_at = time_field(payload, "issue.created_at", now=now)
@@ -112,7 +126,7 @@ def _issues(organization: Organization, payload: dict, now: datetime) -> Applied
 
 def _pull_request(organization: Organization, payload: dict, now: datetime) -> Applied:
     repository, route = _route(organization, payload)
-    number = field(payload, "pull_request.number", int)
+    number = integer_field(payload, "pull_request.number", NUMBER, minimum=FIRST)
     updated_at = time_field(payload, "pull_request.updated_at", now=now)
     check_fresh(updated_at, now=now, what="pull_request.updated_at")
     base = field(payload, "pull_request.base.ref", str)
@@ -174,11 +188,11 @@ def _deployment_status(organization: Organization, payload: dict, now: datetime)
         organization=organization,
         value_stream=route.value_stream,
         repository=repository,
-        deployment_id=field(payload, "deployment.id", int),
+        deployment_id=integer_field(payload, "deployment.id", DEPLOYMENT_ID, minimum=FIRST),
         environment=_deployment_environment(payload),
         created_at=time_field(payload, "deployment.created_at", now=now),
         status=FINAL_STATES[state],
-        status_id=field(payload, "deployment_status.id", int),
+        status_id=integer_field(payload, "deployment_status.id", STATUS_ID, minimum=FIRST),
         status_at=status_at,
         applied=applied,
     )

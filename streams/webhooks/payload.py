@@ -6,6 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import connection
+from django.db.models import Field
+
 from streams.models import FlowType
 from streams.webhooks.apply import DeliveryRejected
 
@@ -31,13 +34,9 @@ def field(
     value of the wrong kind, or a string over ``max_length`` (an identity, which
     cutting would change) rejects the delivery naming the path.
     """
-    value: Any = payload
-    for part in path.split("."):
-        value = value.get(part, _MISSING) if isinstance(value, dict) else _MISSING
-        if value is _MISSING or value is None:
-            if required:
-                raise DeliveryRejected(f"payload field '{path}' is missing; expected {_name(kind)}")
-            return None
+    value = _at(payload, path, required=required, expected=_name(kind))
+    if value is None:
+        return None
     # JSON has no bool/int distinction worth trusting: true is not a number here.
     if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, (int,))):
         raise DeliveryRejected(
@@ -47,6 +46,43 @@ def field(
         raise DeliveryRejected(
             f"payload field '{path}' is {len(value)} characters long; expected at most {max_length}"
         )
+    return value
+
+
+def integer_field(payload: Any, path: str, column: Field, *, minimum: int | None = None) -> int:
+    """The integer at ``path`` (required), within the range of ``column``, the
+    model field it is stored in, and at least ``minimum``.
+
+    A number past the column's range would fail the insert (a 500, "integer out
+    of range"); a float, a bool or a string is not an integer. Each rejects the
+    delivery naming the path and the range.
+    """
+    low, high = connection.ops.integer_field_range(column.get_internal_type())
+    low = low if minimum is None else max(low, minimum)
+    expected = f"an integer from {low} to {high}"
+    value = _at(payload, path, required=True, expected=expected)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DeliveryRejected(
+            f"payload field '{path}' is {type(value).__name__}; expected {expected}"
+        )
+    if not low <= value <= high:
+        digits = str(value)
+        # A number may have thousands of digits: the message is one line.
+        shown = digits if len(digits) <= 40 else f"a number of {len(digits.lstrip('-'))} digits"
+        raise DeliveryRejected(f"payload field '{path}' is {shown}; expected {expected}")
+    return value
+
+
+def _at(payload: Any, path: str, *, required: bool, expected: str) -> Any:
+    """The value at a dotted ``path``; None when it is missing (or null) and not
+    ``required``, else rejecting the delivery naming the path."""
+    value: Any = payload
+    for part in path.split("."):
+        value = value.get(part, _MISSING) if isinstance(value, dict) else _MISSING
+        if value is _MISSING or value is None:
+            if required:
+                raise DeliveryRejected(f"payload field '{path}' is missing; expected {expected}")
+            return None
     return value
 
 

@@ -873,6 +873,107 @@ def test_a_jira_key_longer_than_a_key_may_be_is_rejected_and_nothing_is_stored(a
     assert log(a.org) == [("jira", "long-key", "jira:issue_created", "rejected", 422)]
 
 
+# --- Numbers the columns cannot hold -------------------------------------------------------
+
+INT_MAX = 2**31 - 1  # a pull request's number (issues share the sequence): an integer column
+BIGINT_MAX = 2**63 - 1  # a deployment's and a deployment status's ids: bigint columns
+# Every integer the GitHub mapping reads, in the real payload of its event, and the
+# largest its column holds.
+GITHUB_INTEGERS = [
+    ("issues-opened", "issue.number", INT_MAX),
+    ("pull_request-closed", "pull_request.number", INT_MAX),
+    ("deployment_status-payload", "deployment.id", BIGINT_MAX),
+    ("deployment_status-payload", "deployment_status.id", BIGINT_MAX),
+]
+
+
+def github_with(name: str, path: str, value: object) -> dict:
+    """The real payload of ``name`` (a merged pull request's) with ``value`` at ``path``."""
+    payload = merged_pr() if name == "pull_request-closed" else github(name)
+    target = payload
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[part]
+    target[last] = value
+    return payload
+
+
+def assert_refused_and_nothing_stored(a: SimpleNamespace, answer, detail: str) -> None:
+    assert (answer.status_code, answer.json()) == (422, {"outcome": "rejected", "detail": detail})
+    ((provider, delivery, _event, outcome, status),) = log(a.org)
+    assert (provider, delivery, outcome, status) == ("github", "bad-number", "rejected", 422)
+    assert state(a.org) == {"items": [], "transitions": [], "deployments": [], "changes": []}
+    with organization_context(a.org.pk):
+        assert not WebhookItem.objects.filter(organization=a.org).exists()
+        assert not WebhookPullRequest.objects.filter(organization=a.org).exists()
+        assert not WebhookDeployment.objects.filter(organization=a.org).exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (10**30, "1000000000000000000000000000000"),
+        (-1, "-1"),
+        (0, "0"),  # GitHub counts numbers and ids from 1
+        (1.5, "float"),
+        (True, "bool"),
+        ("12", "str"),
+    ],
+    ids=["1e30", "-1", "0", "1.5", "true", "'12'"],
+)
+@pytest.mark.parametrize(("name", "path", "maximum"), GITHUB_INTEGERS)
+def test_a_github_integer_out_of_range_or_of_another_type_is_refused_naming_it(
+    a, name, path, maximum, value, shown
+):
+    answer = gh(a, name, github_with(name, path, value), delivery="bad-number")
+    assert_refused_and_nothing_stored(
+        a, answer, f"payload field '{path}' is {shown}; expected an integer from 1 to {maximum}"
+    )
+
+
+@pytest.mark.parametrize(("name", "path", "maximum"), GITHUB_INTEGERS)
+def test_a_github_integer_is_refused_past_its_columns_largest_and_kept_at_it(
+    a, name, path, maximum
+):
+    answer = gh(a, name, github_with(name, path, maximum + 1), delivery="bad-number")
+    assert_refused_and_nothing_stored(
+        a,
+        answer,
+        f"payload field '{path}' is {maximum + 1}; expected an integer from 1 to {maximum}",
+    )
+    answer = gh(a, name, github_with(name, path, maximum))
+    assert answer.status_code == 200, answer.json()
+    stored = {
+        "issue.number": lambda: WebhookItem.objects.filter(key=f"{REPO}/issues/{maximum}"),
+        "pull_request.number": lambda: WebhookPullRequest.objects.filter(number=maximum),
+        "deployment.id": lambda: WebhookDeployment.objects.filter(deployment_id=maximum),
+        "deployment_status.id": lambda: WebhookDeployment.objects.filter(status_id=maximum),
+    }[path]
+    with organization_context(a.org.pk):
+        assert stored().filter(organization=a.org).exists()
+
+
+def test_a_number_of_thousands_of_digits_is_shown_by_its_length(a):
+    answer = gh(a, "issues-opened", github_with("issues-opened", "issue.number", 10**1000))
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == (
+        f"payload field 'issue.number' is a number of 1001 digits; expected an integer "
+        f"from 1 to {INT_MAX}"
+    )
+
+
+@pytest.mark.parametrize("value", [10**30, 1.5, True, "12"], ids=str)
+def test_a_jira_timestamp_out_of_range_or_of_another_type_is_refused(a, value):
+    """Jira's one number, its timestamp, is a time: refused when no time, never stored."""
+    payload = jira("issue_created")
+    payload["timestamp"] = value
+    answer = jr(a, payload, delivery="bad-number")
+    assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert answer.json()["detail"].startswith("payload field 'timestamp' is ")
+    assert log(a.org) == [("jira", "bad-number", "jira:issue_created", "rejected", 422)]
+    assert state(a.org)["items"] == [] and webhook_items(a.org) == []
+
+
 # --- Order independence ----------------------------------------------------------------------
 
 
