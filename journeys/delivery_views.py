@@ -219,7 +219,9 @@ def _delivery_metrics(organization: Organization, values: dict[str, Value]) -> l
     metrics = []
     for key in DELIVERY_KEYS:
         value = values[key]
-        found = bands.band(key, value, year=year)
+        # None of DELIVERY_KEYS needs to know whether deployments are on record
+        # (bands.NEEDS_DEPLOYMENTS): band_and_text raises should one ever do.
+        found, text = bands.band_and_text(key, value, year=year)
         metrics.append(
             DeliveryMetric(
                 key=key,
@@ -228,7 +230,7 @@ def _delivery_metrics(organization: Organization, values: dict[str, Value]) -> l
                 value=value,
                 display=metric_display(key, value),
                 band=found.value if found else None,
-                band_text=bands.BANDS[year][key].text[found] if found else "",
+                band_text=text,
             )
         )
     return metrics

@@ -141,13 +141,34 @@ BANDS: dict[int, dict[str, Thresholds]] = {
 # Change failure rate bands are closed above ("0-5%" includes 5%).
 _INCLUSIVE = {"change_failure_rate"}
 
+# Deployment frequency is 0, not null, over a period without deployments: its days
+# are never empty. That 0 is a measurement (less than monthly) for a stream that
+# records its deployments, and no data for one that has never recorded any. The
+# other DORA keys are null without data (no changes, deployments or incidents).
+NEEDS_DEPLOYMENTS = frozenset({"deployment_frequency_per_day"})
+NO_DEPLOYMENTS_TEXT = "no data: no production deployment on record"
 
-def band(key: str, value: float | None, *, year: int = DEFAULT_REPORT_YEAR) -> Band | None:
+
+def band(
+    key: str,
+    value: float | None,
+    *,
+    year: int = DEFAULT_REPORT_YEAR,
+    deployments_on_record: bool | None = None,
+) -> Band | None:
     """The band of a DORA metric's value in the given report year; None when the
-    value is undefined (null) or the key has no bands."""
+    value is undefined (null), the key has no bands, or, for the keys of
+    NEEDS_DEPLOYMENTS, the subject has no production deployment on record up to the
+    end of the period (``engine.streams_with_deployments``), which those keys must
+    be told."""
     limits = BANDS[year].get(key)
     if limits is None or value is None:
         return None
+    if key in NEEDS_DEPLOYMENTS:
+        if deployments_on_record is None:
+            raise TypeError(f"the band of {key} needs deployments_on_record")
+        if not deployments_on_record:
+            return None
     for name, limit in (
         (Band.ELITE, limits.elite),
         (Band.HIGH, limits.high),
@@ -162,3 +183,21 @@ def band(key: str, value: float | None, *, year: int = DEFAULT_REPORT_YEAR) -> B
         if reached:
             return name
     return Band.LOW
+
+
+def band_and_text(
+    key: str,
+    value: float | None,
+    *,
+    year: int = DEFAULT_REPORT_YEAR,
+    deployments_on_record: bool | None = None,
+) -> tuple[Band | None, str]:
+    """The band (``band``) and its words in the report year; without a band for a value
+    that is not null, the words say why (no data); for a null value, no words (the
+    pages say "no data" for every null metric)."""
+    found = band(key, value, year=year, deployments_on_record=deployments_on_record)
+    if found is not None:
+        return found, BANDS[year][key].text[found]
+    if value is not None and key in NEEDS_DEPLOYMENTS and key in BANDS[year]:
+        return None, NO_DEPLOYMENTS_TEXT
+    return None, ""

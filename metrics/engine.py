@@ -368,6 +368,37 @@ def _dora(
     return result
 
 
+# The subjects with a production deployment on record before P.end, in any period.
+_DEPLOYED_SQL = _with_tree(
+    """
+SELECT DISTINCT t.subject
+FROM tree t
+WHERE EXISTS (
+    SELECT 1 FROM streams_deployment d
+    WHERE d.organization_id = %(org)s AND d.value_stream_id = t.vs_id
+      AND d.environment = %(production)s AND d.deployed_at < %(end)s
+)
+"""
+)
+
+
+def streams_with_deployments(
+    *, organization: Organization, value_stream_ids: Iterable[int], period: Period
+) -> set[int]:
+    """The named value streams that (with their descendants) have a production
+    deployment on record before the end of P, in P or earlier.
+
+    Deployment frequency is 0, not null, over a period without deployments (its
+    denominator, the days of P, is never empty): this tells a stream that deploys
+    less often than P from one that has never recorded a deployment, whose 0 is no
+    measurement (``metrics.bands``)."""
+    ids = list(value_stream_ids)
+    if not ids:
+        return set()
+    params = _params(organization, ids, period, merge=False)
+    return {r["subject"] for r in _rows(_DEPLOYED_SQL, params)}
+
+
 def dora_metrics(
     *, organization: Organization, value_stream_ids: Iterable[int], period: Period
 ) -> dict[str, Value]:

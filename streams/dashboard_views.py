@@ -25,7 +25,13 @@ from django.views.decorators.http import require_GET
 from metrics import bands, charts, series
 from metrics.cache import metrics_cached
 from metrics.definitions import FLOW_TYPES
-from metrics.engine import Period, Value, parse_date_range, value_stream_metrics
+from metrics.engine import (
+    Period,
+    Value,
+    parse_date_range,
+    streams_with_deployments,
+    value_stream_metrics,
+)
 from metrics.models import KpiSnapshot, PeriodKind
 from metrics.snapshots import period_of
 from metrics.tiles import metric_tile
@@ -177,12 +183,16 @@ def _metrics(
     return found[choice.period.date_from], found[choice.previous.date_from]
 
 
-def _dora_tile(org: Organization, key: str, value: Value, previous: Value) -> dict[str, Any]:
+def _dora_tile(
+    org: Organization, key: str, value: Value, previous: Value, *, deployments_on_record: bool
+) -> dict[str, Any]:
+    """A DORA tile with its band; ``band_text`` says why a number has no band."""
     tile = metric_tile(key, value, previous)
-    year = org.dora_report_year
-    found = bands.band(key, value, year=year)
+    found, text = bands.band_and_text(
+        key, value, year=org.dora_report_year, deployments_on_record=deployments_on_record
+    )
     tile["band"] = found.value if found else None
-    tile["band_text"] = bands.BANDS[year][key].text[found] if found else ""
+    tile["band_text"] = text
     return tile
 
 
@@ -210,6 +220,11 @@ def _dashboard_data(
     return {
         "now": now,
         "before": previous[stream.pk],
+        "deployments_on_record": bool(
+            streams_with_deployments(
+                organization=org, value_stream_ids=[stream.pk], period=choice.period
+            )
+        ),
         "velocity_by_type": velocity_by_type,
         "coverage": series.data_coverage(
             organization=org, value_stream_id=stream.pk, period=choice.period
@@ -244,7 +259,12 @@ def _board(
             }
             for t in FLOW_TYPES
         ],
-        "dora": [_dora_tile(org, k, now[k], before[k]) for k in DORA_KEYS],
+        "dora": [
+            _dora_tile(
+                org, k, now[k], before[k], deployments_on_record=data["deployments_on_record"]
+            )
+            for k in DORA_KEYS
+        ],
         "report_year": org.dora_report_year,
         "coverage": data["coverage"],
         "charts": data["charts"],
@@ -343,6 +363,9 @@ def stream_overview(request: HttpRequest) -> HttpResponse:
     ctx = _period_context(request)
     streams = list(ValueStream.objects.filter(organization=org).order_by("name"))
     current, previous = _metrics(org, [s.pk for s in streams], ctx["choice"])
+    deploying = streams_with_deployments(
+        organization=org, value_stream_ids=[s.pk for s in streams], period=ctx["choice"].period
+    )
     rows = []
     for s in streams:
         now, before = current[s.pk], previous[s.pk]
@@ -351,7 +374,7 @@ def stream_overview(request: HttpRequest) -> HttpResponse:
                 "stream": s,
                 "tiles": [metric_tile(k, now[k], before[k]) for k in OVERVIEW_KEYS],
                 "dora": [
-                    _dora_tile(org, k, now[k], before[k])
+                    _dora_tile(org, k, now[k], before[k], deployments_on_record=s.pk in deploying)
                     for k in ("deployment_frequency_per_day", "change_failure_rate")
                 ],
             }

@@ -31,7 +31,13 @@ from django.utils import timezone
 from journeys.models import Journey
 from metrics import bands, journey_series, series
 from metrics.definitions import DEFINITIONS_VERSION
-from metrics.engine import DORA_KEYS, ROUND_DIGITS, Period, kpis_for_period
+from metrics.engine import (
+    DORA_KEYS,
+    ROUND_DIGITS,
+    Period,
+    kpis_for_period,
+    streams_with_deployments,
+)
 from metrics.models import QuarterlyReport
 from portfolio.models import KeyResult, Organization
 from portfolio.okrs import (
@@ -141,14 +147,20 @@ def _tree_order(streams: list[ValueStream]) -> list[tuple[ValueStream, int]]:
     return ordered
 
 
-def _bands(organization: Organization, values: dict[str, Any]) -> dict[str, Any]:
-    year = organization.dora_report_year
+def _bands(
+    organization: Organization, values: dict[str, Any], *, deployments_on_record: bool
+) -> dict[str, Any]:
+    """Each DORA key's band and its words; ``band`` is null and ``text`` says why where a
+    value has no band (no deployment on record); null for a null value."""
     found = {}
     for key in DORA_KEYS:
-        band = bands.band(key, values[key], year=year)
-        found[key] = (
-            {"band": band.value, "text": bands.BANDS[year][key].text[band]} if band else None
+        band, text = bands.band_and_text(
+            key,
+            values[key],
+            year=organization.dora_report_year,
+            deployments_on_record=deployments_on_record,
         )
+        found[key] = {"band": band.value if band else None, "text": text} if text else None
     return found
 
 
@@ -210,6 +222,14 @@ def report_data_build(
             by_journey[j["id"]].append(o["id"])
 
     streams = list(ValueStream.objects.filter(organization=organization).select_related("parent"))
+    deploying = streams_with_deployments(
+        organization=organization, value_stream_ids=[s.pk for s in streams], period=period
+    )
+    deploying_before = streams_with_deployments(
+        organization=organization,
+        value_stream_ids=[s.pk for s in streams],
+        period=Period.for_organization(organization, p.previous_from, p.previous_to),
+    )
     value_streams = []
     for s, depth in _tree_order(streams):
         now_values = current["value_streams"][s.slug]
@@ -224,8 +244,12 @@ def report_data_build(
                 "depth": depth,
                 "metrics": now_values,
                 "previous": previous["value_streams"][s.slug],
-                "bands": _bands(organization, now_values),
-                "previous_bands": _bands(organization, previous["value_streams"][s.slug]),
+                "bands": _bands(organization, now_values, deployments_on_record=s.pk in deploying),
+                "previous_bands": _bands(
+                    organization,
+                    previous["value_streams"][s.slug],
+                    deployments_on_record=s.pk in deploying_before,
+                ),
                 "objectives": by_stream[s.pk],
                 "series": _stream_series(organization, s.pk, period),
             }

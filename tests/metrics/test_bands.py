@@ -2,7 +2,7 @@
 
 import pytest
 
-from metrics.bands import Band, band
+from metrics.bands import NO_DEPLOYMENTS_TEXT, Band, band, band_and_text
 
 H = 1.0
 DAY = 24 * H
@@ -49,9 +49,30 @@ DAY = 24 * H
     ],
 )
 def test_bands(key, value, year, expected):
-    assert band(key, value, year=year) == expected
+    assert band(key, value, year=year, deployments_on_record=True) == expected
 
 
 def test_null_values_and_keys_without_bands_have_no_band():
     assert band("change_failure_rate", None) is None
     assert band("flow_velocity", 12.0) is None
+
+
+@pytest.mark.parametrize("year", [2023, 2021])
+def test_no_deployment_on_record_gives_deployment_frequency_no_band(year):
+    """A stream that has never recorded a deployment has a deployment frequency of 0 and
+    no data, not "less than monthly"; one that records deployments but made none is low."""
+    key = "deployment_frequency_per_day"
+    assert band(key, 0.0, year=year, deployments_on_record=False) is None
+    assert band_and_text(key, 0.0, year=year, deployments_on_record=False) == (
+        None,
+        NO_DEPLOYMENTS_TEXT,
+    )
+    assert band(key, 0.0, year=year, deployments_on_record=True) == Band.LOW
+    # The other keys are null without data: a value is a band whatever the record says.
+    assert band("change_failure_rate", 0.0, year=year, deployments_on_record=False) == Band.ELITE
+    assert band_and_text("change_failure_rate", None, year=year) == (None, "")
+
+
+def test_deployment_frequency_must_be_told_whether_deployments_are_on_record():
+    with pytest.raises(TypeError, match="needs deployments_on_record"):
+        band("deployment_frequency_per_day", 0.0)

@@ -30,6 +30,8 @@ from metrics.series import CFD_STATES
 from portfolio.models import KeyResult, Objective, Organization
 from portfolio.services import key_result_save, objective_save
 from portfolio.tenancy import organization_context
+from streams.models import ValueStream
+from streams.services import value_stream_save
 from tests.metrics.report_history import Q2, Q3, add_late_item, build_history
 
 pytestmark = pytest.mark.django_db
@@ -337,6 +339,38 @@ def test_the_workbook_summary_is_stamped(tmp_path, history):
     assert stamp["Definitions version"] == DEFINITIONS_VERSION
     assert stamp["DORA report year"] == 2023
     assert stamp["Compared with"] == "2026-Q2"
+
+
+def test_a_stream_without_deployments_has_no_deployment_frequency_band(tmp_path, tenant_a, history):
+    """Billing has never deployed: its deployment frequency is 0 (the quarter's days are
+    never empty) but it has no band, in the figures, the workbook and the PDF; Claims'
+    single deployment of the quarter is a low band."""
+    org = tenant_a.org
+    with organization_context(org.pk):
+        value_stream_save(
+            organization=org, value_stream=ValueStream(slug="billing", name="Billing")
+        )
+    key = "deployment_frequency_per_day"
+    with organization_context(org.pk):
+        data = quarterly_report_freeze(organization=org, quarter="2026-Q3").data
+    streams = {vs["slug"]: vs for vs in data["value_streams"]}
+    billing = streams["billing"]
+    assert billing["metrics"][key] == 0
+    for bands in (billing["bands"], billing["previous_bands"]):
+        assert bands[key]["band"] is None
+        assert bands[key]["text"] == "no data: no production deployment on record"
+    assert streams["claims"]["bands"][key]["band"] == "low"
+
+    dora = rows_of(load_workbook(export(tmp_path, "xlsx"))["DORA"])
+    row = next(r for r in dora if (r["Slug"].value, r["Key"].value) == ("billing", key))
+    assert (row["Band (2026-Q3)"].value, row["Band (2026-Q2)"].value) == (None, None)
+    assert row["Meaning"].value == "no data: no production deployment on record"
+
+    pages = [page.extract_text() for page in PdfReader(export(tmp_path, "pdf")).pages]
+    dora = {p.split("\n")[1]: p.split("DORA bands", 1)[1] for p in pages if "VALUE STREAM" in p}
+    assert "Low" not in dora["Billing"] and "less than monthly" not in dora["Billing"]
+    assert "No data: no production deployment on record" in " ".join(dora["Billing"].split())
+    assert "Low less than monthly" in dora["Claims"]
 
 
 # --- PDF ----------------------------------------------------------------------------------

@@ -184,6 +184,52 @@ def test_dora_tiles_carry_the_band_of_the_orgs_report_year(tenant_a):
 
 
 @pytest.mark.django_db
+def test_a_stream_without_any_deployment_has_no_deployment_frequency_band(tenant_a):
+    """Deployment frequency is 0, not null, in a period without deployments (its days are
+    never empty), but a stream that has never recorded one has no data, not a "low"."""
+    org = tenant_a.org
+    stream = build(org)
+    client = client_for(tenant_a.viewer)
+    response = client.get(dashboard_url(org, stream))
+    frequency = tiles(response)["deployment_frequency_per_day"]
+    assert frequency["value"] == 0
+    assert frequency["band"] is None
+    page = response.content.decode()
+    tile = re.search(r'data-metric="deployment_frequency_per_day">(.*?)</div>', page, re.S)
+    assert "no production deployment on record" in tile.group(1)
+    assert "less than monthly" not in page and "db-band-low" not in page
+    overview = client.get(reverse("stream_overview", args=[org.slug]) + "?" + Q2)
+    frequency = overview.context["rows"][0]["dora"][0]
+    assert (frequency["key"], frequency["band"]) == ("deployment_frequency_per_day", None)
+    assert "db-band-low" not in overview.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_stream_that_stopped_deploying_is_low(tenant_a):
+    """A stream with deployments on record before the period, none in it, deploys less
+    than monthly: its 0 is a measurement and gets the low band."""
+    org = tenant_a.org
+    stream = build(org)
+    with organization_context(org.pk):
+        Deployment.objects.create(
+            organization=org,
+            value_stream=stream,
+            key="d-jan",
+            environment="production",
+            deployed_at=at(1, 15),
+            status="success",
+        )
+    t = tiles(client_for(tenant_a.viewer).get(dashboard_url(org, stream)))
+    assert t["deployment_frequency_per_day"]["value"] == 0
+    assert t["deployment_frequency_per_day"]["band"] == "low"
+    # Q1 (January's deployment) has no record before it: the page for Q4 2025 has no band.
+    earlier = client_for(tenant_a.viewer).get(
+        dashboard_url(org, stream, "period=quarter&from=2025-10-01")
+    )
+    assert tiles(earlier)["deployment_frequency_per_day"]["band"] is None
+
+
+@pytest.mark.django_db
 def test_quarters_read_stored_snapshots_when_present(tenant_a):
     org = tenant_a.org
     stream = build(org)
