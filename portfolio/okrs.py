@@ -12,10 +12,11 @@ The one home of each rule:
   ``clamp((current - baseline) / (target - baseline), 0, 1)``; it works for a
   metric that must go down (target below baseline) as for one that must go up.
   No current value gives no progress (null).
-- **Objective progress** (``objective_progress``, in SQL): the mean of its key
-  results' progress weighted by their weights; a key result not yet measured
-  counts as 0, since nothing shows it has moved. No key results, or weights
-  summing to 0, give null.
+- **Objective progress** (``objective_progress``, in SQL): the mean of the
+  progress of its key results that have data, weighted by their weights; a key
+  result not yet measured has no data and stays out of the mean (counting it as
+  0 would show "0% off track" beside its own "no data"). No key results with
+  data, or their weights summing to 0, give null: the objective is no data too.
 - **Status** (``okr_status``): progress against the elapsed share of the
   quarter, in the organization's time zone. Within 10 points of it (or ahead)
   is *on track*, within 25 points *at risk*, further behind *off track*; a
@@ -50,7 +51,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, Least, NullIf
+from django.db.models.functions import Greatest, Least, NullIf
 from django.utils import timezone
 
 from portfolio.models import CheckIn, CheckInSource, KeyResult, Objective, Organization
@@ -154,16 +155,16 @@ def key_result_progress(prefix: str = "") -> Case:
 
 
 def objective_progress() -> Subquery:
-    """DOMAIN.md "OKRs": an objective's progress, 0..1, the weighted mean of its key
-    results' progress (unmeasured ones count as 0), as a subquery for ``Objective``."""
+    """DOMAIN.md "OKRs": an objective's progress, 0..1, the weighted mean of the
+    progress of its measured key results (null when none is), as a subquery for
+    ``Objective``."""
     weighted = (
-        KeyResult.objects.filter(objective=OuterRef("pk"))
+        KeyResult.objects.filter(objective=OuterRef("pk"), current_value__isnull=False)
         .order_by()
         .values("objective")
         .annotate(
             mean=ExpressionWrapper(
-                Sum(F("weight") * Coalesce(key_result_progress(), Value(0.0)))
-                / NullIf(Sum("weight"), Value(0.0)),
+                Sum(F("weight") * key_result_progress()) / NullIf(Sum("weight"), Value(0.0)),
                 output_field=FloatField(),
             )
         )

@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from journeys.models import Journey
 from journeys.services import journey_save
+from metrics.reports.data import quarterly_report_freeze
 from portfolio import services
 from portfolio.models import (
     CheckIn,
@@ -188,6 +189,34 @@ def test_the_board_shows_the_alignment_tree_with_progress_status_and_the_rule(te
     assert f"day {(today - start).days + 1} of {(end - start).days + 1}" in html
     assert "How progress and status are worked out" in html
     assert "no more than 10 points behind" in html and "up to 25 points behind" in html
+
+
+def test_an_objective_whose_only_key_result_has_no_data_is_no_data_everywhere(tenant_a):
+    """ "Pay claims faster" has one key result, nothing checked in: the board, the
+    objective page, the API and the report all say no data, as its key result does,
+    never "0%" or "Off track"."""
+    okrs = make_okrs(tenant_a)
+    client = client_for(tenant_a.viewer)
+
+    def progress_block(html: str) -> str:
+        start = html.index(f'id="objective-{okrs.parent.pk}-progress"')
+        return html[start : html.index("</div>", start)]
+
+    for html in (board(client), client.get(f"/o/org-a/okrs/{okrs.parent.pk}/").content.decode()):
+        block = progress_block(html)
+        assert 'data-status="no_data"' in block and ">No data<" in block
+        assert ">0%<" not in block and "off_track" not in block
+        assert '<span class="okr-pct" data-testid="objective-percent">—</span>' in block
+    answer = client.get("/api/v1/orgs/org-a/objectives/", {"quarter": okrs.quarter}).json()
+    found = {o["slug"]: (o["progress"], o["status"]) for o in answer["results"]}
+    assert found["faster"] == (None, "no_data")
+    key_result = client.get(f"/api/v1/orgs/org-a/key-results/{okrs.manual.pk}/").json()
+    assert (key_result["progress"], key_result["status"]) == (None, "no_data")
+    with organization_context(tenant_a.org.pk):
+        data = quarterly_report_freeze(organization=tenant_a.org, quarter=okrs.quarter).data
+    reported = {o["slug"]: o for o in data["objectives"]}["faster"]
+    assert (reported["progress"], reported["status"]) == (None, "no_data")
+    assert reported["key_results"][0]["status"] == "no_data"
 
 
 def test_the_board_lets_editors_check_in_on_manual_key_results_only(tenant_a):

@@ -121,15 +121,36 @@ def test_an_unmeasured_key_result_has_no_progress(org):
     assert progress_of(org, kr) is None
 
 
-def test_objective_progress_is_the_weighted_mean_with_unmeasured_as_zero(org):
+def test_objective_progress_is_the_weighted_mean_of_the_measured_key_results(org):
     obj = objective(org)
     manual_kr(org, obj, "a", 0, 10, weight=2, value=5)  # 0.5, weight 2
     manual_kr(org, obj, "b", 12, 5, weight=1, value=5)  # 1.0, weight 1
     got = objectives_with_progress(organization=org).get(pk=obj.pk).progress
     assert got == pytest.approx((2 * 0.5 + 1 * 1.0) / 3)
-    manual_kr(org, obj, "c", 0, 1, weight=1)  # unmeasured: counts as 0, weight 1
+    # Unmeasured: no data, so it neither counts as 0 nor weighs on the others.
+    manual_kr(org, obj, "c", 0, 1, weight=1)
     got = objectives_with_progress(organization=org).get(pk=obj.pk).progress
-    assert got == pytest.approx((2 * 0.5 + 1 * 1.0 + 0) / 4)
+    assert got == pytest.approx((2 * 0.5 + 1 * 1.0) / 3)
+
+
+def test_an_objective_whose_key_results_have_no_data_has_no_data(org):
+    """Its only key result says "No data": the objective is no data too, not 0% off
+    track (the quarter is over, so a 0 would be off track)."""
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    obj = objective(org)
+    manual_kr(org, obj, "a", 0, 10)
+    manual_kr(org, obj, "b", 0, 10, weight=3)
+    assert objectives_with_progress(organization=org).get(pk=obj.pk).progress is None
+    (found,) = okrs_for_quarter(organization=org, quarter="2026-Q3", now=now)
+    assert (found.progress, found.status) == (None, Status.NO_DATA)
+    assert [kr.status for kr in found.key_results] == [Status.NO_DATA] * 2
+
+
+def test_measured_key_results_with_no_weight_give_no_progress(org):
+    obj = objective(org)
+    manual_kr(org, obj, "a", 0, 10, weight=0, value=5)
+    manual_kr(org, obj, "b", 0, 10, weight=2)  # weighs, but has no data
+    assert objectives_with_progress(organization=org).get(pk=obj.pk).progress is None
 
 
 def test_objective_without_key_results_or_weight_has_no_progress(org):
