@@ -38,10 +38,16 @@ DELIVERY_KEYS = (
     "change_failure_rate",
     "time_to_restore_median_hours",
 )
+# The survey responses an NPS needs to take part in the ranking. Below it one answer
+# moves the score by 50 points or more (a single detractor is -100): such a figure is
+# shown with its count but ranked as if there were none, so that one unhappy customer
+# does not make a touchpoint the journey's weakest.
+MIN_RESPONSES_TO_RANK = 3
 WEAKNESS_RULE = (
-    "Weakest first: lowest touchpoint NPS first (touchpoints without survey responses "
-    "after those with), then lower emotion, then lower stage conversion; each stage "
-    "follows its weakest touchpoint."
+    "Weakest first: lowest touchpoint NPS first (touchpoints with fewer than "
+    f"{MIN_RESPONSES_TO_RANK} survey responses, too few to rank, after those with "
+    "more), then lower emotion, then lower stage conversion; each stage follows its "
+    "weakest touchpoint."
 )
 # Column heads short enough for one line; the full label is the head's title.
 SHORT_LABELS = {
@@ -116,6 +122,11 @@ class TouchpointRow:
     def nps_display(self) -> str:
         return _signed(self.nps)
 
+    @property
+    def ranked(self) -> bool:
+        """Whether its NPS takes part in the ranking (MIN_RESPONSES_TO_RANK)."""
+        return rankable(self.nps, self.responses) is not None
+
 
 @dataclass
 class StageGroup:
@@ -138,6 +149,11 @@ class StageGroup:
     @property
     def time_in_stage_display(self) -> str:
         return _days(self.time_in_stage_days)
+
+
+def rankable(nps: Value, responses: int) -> Value:
+    """The NPS the ranking uses: None below MIN_RESPONSES_TO_RANK responses."""
+    return nps if responses >= MIN_RESPONSES_TO_RANK else None
 
 
 def weakness(nps: Value, emotion: int | None, conversion: Value) -> tuple:
@@ -355,7 +371,7 @@ def _ordered(groups: list[StageGroup], order: str) -> list[StageGroup]:
     def key(row: TouchpointRow, group: StageGroup) -> tuple:
         tp = row.touchpoint
         return (
-            *weakness(row.nps, tp.emotion, row.conversion),
+            *weakness(rankable(row.nps, row.responses), tp.emotion, row.conversion),
             position[id(group)],
             tp.position,
             tp.pk,
@@ -375,7 +391,7 @@ def _ordered(groups: list[StageGroup], order: str) -> list[StageGroup]:
         if group.touchpoints:
             return key(group.touchpoints[0], group)
         return (
-            *weakness(group.nps, group.stage.emotion, group.conversion),
+            *weakness(rankable(group.nps, group.responses), group.stage.emotion, group.conversion),
             position[id(group)],
             0,
             0,
@@ -401,7 +417,8 @@ def journey_delivery(request: HttpRequest, journey_id: int) -> HttpResponse:
     components, with that stream's own numbers.
 
     Weakness rule, weakest first: the lowest touchpoint NPS first, touchpoints
-    without survey responses after all those with; ties by lower emotion (not
+    with fewer than MIN_RESPONSES_TO_RANK survey responses (or none) after all those
+    with more; ties by lower emotion (not
     scored last), then by lower stage conversion (undefined last), then journey
     order. Stages are grouped, each placed by its weakest touchpoint (a stage
     without touchpoints by its own NPS, emotion and conversion). ``?order=journey``
@@ -427,6 +444,7 @@ def journey_delivery(request: HttpRequest, journey_id: int) -> HttpResponse:
             "groups": groups,
             "order": order,
             "weakness_rule": WEAKNESS_RULE,
+            "min_responses": MIN_RESPONSES_TO_RANK,
             "touchpoint_count": len(rows),
             "linked_count": sum(1 for row in rows if row.streams),
             "stream_count": len({d.stream.pk for row in rows for d in row.streams}),

@@ -26,7 +26,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from journeys.delivery_views import WEAKNESS_RULE
+from journeys.delivery_views import MIN_RESPONSES_TO_RANK, WEAKNESS_RULE
 from journeys.models import Journey, JourneyStage, Touchpoint
 from journeys.services import journey_save, journey_stage_save, touchpoint_save
 from metrics.engine import Period, value_stream_metrics
@@ -354,6 +354,36 @@ def test_weakest_touchpoints_come_first(claim, tenant_a):
     assert ranks == {"status": 1, "call": 2, "form": 3, "reminder": 4, "letter": 5}
     assert WEAKNESS_RULE in html
     assert "lowest touchpoint NPS first" in WEAKNESS_RULE
+
+
+def test_a_touchpoint_with_too_few_responses_is_not_ranked_weakest(claim, tenant_a):
+    """One detractor at letter: NPS -100 from a single response. Below
+    MIN_RESPONSES_TO_RANK it ranks as a touchpoint without an NPS (after every one
+    with enough responses), and the page says so, with the count beside the figure."""
+    journey, _ = claim
+    import_rows(
+        tenant_a.org,
+        "journey_events",
+        ["survey,2026-09-02T10:00:00Z,c-11,,0,paid,letter"],
+        journey="claim",
+    )
+    assert MIN_RESPONSES_TO_RANK > 1
+    response = client_for(tenant_a.viewer).get(url(journey))
+    html = response.content.decode()
+    rows = rows_by_slug(response)
+    assert (rows["letter"].nps_display, rows["letter"].responses) == ("\u2212100", 1)
+    # As before the response: letter after reminder (same emotion; its stage's
+    # conversion is undefined).
+    assert touchpoint_order(html) == ["status", "call", "form", "reminder", "letter"]
+    assert {slug: row.rank for slug, row in rows.items()}["letter"] == 5
+    assert not rows["letter"].ranked and rows["status"].ranked
+    letter = touchpoint_markup(html, "letter")
+    assert re.search(r'class="jd-nps">\u2212100</span>\s*<small[^>]*>1 response</small>', letter)
+    assert "too few responses to rank" in letter
+    status = touchpoint_markup(html, "status")
+    assert re.search(r'class="jd-nps">\u221225</span>\s*<small[^>]*>4 responses</small>', status)
+    assert "too few responses to rank" not in status
+    assert f"fewer than {MIN_RESPONSES_TO_RANK} survey responses" in WEAKNESS_RULE
 
 
 def test_journey_order_keeps_the_ranks(claim, tenant_a):
