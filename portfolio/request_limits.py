@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import ngettext
 from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
@@ -113,11 +114,19 @@ class RequestLimitsMiddleware:
             return self._refused(request, as_json, body_too_large_message(), 413)
         if isinstance(exception, TooManyFieldsSent):
             limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-            message = f"The form sent more than {limit} fields; nothing was saved."
+            message = ngettext(
+                "The form sent more than %(n)d field; nothing was saved.",
+                "The form sent more than %(n)d fields; nothing was saved.",
+                limit,
+            ) % {"n": limit}
             return self._refused(request, as_json, message, 400)
         if isinstance(exception, TooManyFilesSent):
             limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-            message = f"The form sent more than {limit} files; nothing was saved."
+            message = ngettext(
+                "The form sent more than %(n)d file; nothing was saved.",
+                "The form sent more than %(n)d files; nothing was saved.",
+                limit,
+            ) % {"n": limit}
             return self._refused(request, as_json, message, 400)
         return None
 

@@ -32,6 +32,7 @@ from typing import Any, Literal, TextIO
 import psycopg
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils.translation import ngettext
 from psycopg import sql
 
 from journeys.models import JourneyEventType
@@ -592,7 +593,8 @@ def _csv_rows(stream: Iterable[str], kind: _Kind, errors: list[tuple[int, str]])
             if not record:
                 continue
             if len(record) != len(order):
-                reason = f"{len(record)} values; expected {len(order)} ({expected})"
+                values = ngettext("%(n)d value", "%(n)d values", len(record)) % {"n": len(record)}
+                reason = f"{values}; expected {len(order)} ({expected})"
                 errors.append((line, f"line {line}: {reason}"))
                 continue
             values = [record[i].strip(WHITESPACE) for i in order]

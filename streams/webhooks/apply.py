@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Lower
+from django.utils.translation import ngettext
 
 from portfolio.models import Organization
 from streams.ingest import ImportRejected, ImportResult, events_import
@@ -91,9 +92,11 @@ def check_fresh(at: datetime, *, now: datetime, what: str) -> None:
     max_age = settings.WEBHOOK_MAX_AGE_SECONDS
     age = (now - at).total_seconds()
     if age > max_age:
+        hours = max_age / 3600
+        limit = ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": f"{hours:g}"}
         raise DeliveryRejected(
             f"stale delivery: {what} is {iso(at)}, {age / 3600:.1f} hours ago; deliveries "
-            f"older than {max_age / 3600:g} hours are refused (WEBHOOK_MAX_AGE_SECONDS)"
+            f"older than {limit} are refused (WEBHOOK_MAX_AGE_SECONDS)"
         )
 
 

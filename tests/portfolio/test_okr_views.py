@@ -260,7 +260,7 @@ def test_filters_keep_matches_and_show_their_ancestors_dimmed(tenant_a):
 
     by_stream = board(client, f"?value_stream={okrs.web.pk}")
     assert shown(by_stream) == {"faster": True, "safer": False}
-    assert "1 of 3 objectives match" in by_stream
+    assert "1 of 3 objectives matches" in by_stream
     # A dimmed ancestor is context only: its key results are not listed.
     assert "Assessors trained" not in by_stream
 

@@ -134,9 +134,9 @@ def via_command(tenant: Tenant, kind: str, content: bytes, path: Path) -> Outcom
         reason = str(exc)
         assert "\n" not in reason  # one line
         if err.getvalue():
-            assert reason == f"{path}: {len(err.getvalue().splitlines())} bad row(s) (above); " + (
-                "nothing was imported"
-            )
+            rows = len(err.getvalue().splitlines())
+            bad_rows = "1 bad row" if rows == 1 else f"{rows} bad rows"
+            assert reason == f"{path}: {bad_rows} (above); nothing was imported"
             return Outcome(status=1, rejected=err.getvalue().splitlines())
         return Outcome(refused=reason, status=1)
     created, updated, unchanged = (

@@ -462,7 +462,7 @@ def test_command_reports_every_bad_row_and_changes_nothing(tmp_path, tenant_a, d
         call_command(
             "import_events", "--org", "org-a", "--kind", "flow_items", str(path), stderr=err
         )
-    assert str(caught.value) == f"{path}: 2 bad row(s) (above); nothing was imported"
+    assert str(caught.value) == f"{path}: 2 bad rows (above); nothing was imported"
     assert err.getvalue().splitlines() == [
         "line 3: created_at '2026-07-01' has no UTC offset; expected ISO 8601 with Z or +hh:mm, "
         "e.g. 2026-07-01T09:30:00Z",

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils.translation import ngettext
+
 from metrics.tasks import kpis_recompute
 from portfolio.management.base import OrgCommand
 from portfolio.models import Organization
@@ -17,7 +19,10 @@ class Command(OrgCommand):
         # The task's body runs here, in this process, so the command waits for it
         # and fails as it fails; it is the same code a worker runs.
         result = kpis_recompute.apply(args=[organization.pk]).get()
-        self.stdout.write(
-            f"recomputed {result['snapshots']} snapshots over {result['periods']} periods "
-            f"for {organization.slug}"
-        )
+        snapshots = ngettext("%(n)d snapshot", "%(n)d snapshots", result["snapshots"]) % {
+            "n": result["snapshots"]
+        }
+        periods = ngettext("%(n)d period", "%(n)d periods", result["periods"]) % {
+            "n": result["periods"]
+        }
+        self.stdout.write(f"recomputed {snapshots} over {periods} for {organization.slug}")

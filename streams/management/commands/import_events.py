@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.utils.translation import ngettext
 
 from portfolio.management.base import OrgCommand
 from portfolio.models import Organization
@@ -49,7 +50,7 @@ class Command(OrgCommand):
             # Every bad row on its own line, then the one-line reason.
             for message in exc.messages:
                 self.stderr.write(message)
-            raise CommandError(
-                f"{path}: {len(exc.messages)} bad row(s) (above); nothing was imported"
-            ) from exc
+            count = len(exc.messages)
+            rows = ngettext("%(n)d bad row", "%(n)d bad rows", count) % {"n": count}
+            raise CommandError(f"{path}: {rows} (above); nothing was imported") from exc
         self.stdout.write(result.summary())
