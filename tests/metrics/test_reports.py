@@ -401,6 +401,61 @@ def test_the_pdf_names_every_value_stream_journey_and_objective(tmp_path, histor
     assert "Page 3 of" in reader.pages[2].extract_text()
 
 
+LONG = {"org": "O" * 200, "dental": "D" * 200, "claims": "C" * 200, "objective": "T" * 300}
+
+
+def overflowing_boxes(html: str) -> list[str]:
+    """Every box WeasyPrint lays out past the left or right edge of its page, margin
+    boxes (the running header and footer) included; what a box clips (overflow:
+    hidden, as the header's ellipsis) is not drawn, so not looked into."""
+    from weasyprint import HTML
+
+    found: list[str] = []
+
+    def walk(box, number: int, width: float) -> None:
+        if hasattr(box, "border_width"):
+            left = box.border_box_x()
+            right = left + box.border_width()
+            if right > width + 0.5 or left < -0.5:
+                text = getattr(box, "text", "") or type(box).__name__
+                found.append(f"page {number}: {text[:30]!r} from {left:.0f} to {right:.0f}")
+            if box.style["overflow"] != "visible":
+                return
+        for child in getattr(box, "children", []):
+            walk(child, number, width)
+
+    for number, page in enumerate(HTML(string=html).render().pages, start=1):
+        walk(page._page_box, number, page.width)
+    return found
+
+
+def test_long_names_without_spaces_stay_inside_the_pdf_pages(tmp_path, tenant_a):
+    """Names of the longest length allowed, without a space, for the organization, two
+    value streams, the journey and an objective: every box of every page, the running
+    header included, stays within the page."""
+    org = tenant_a.org
+    org.name = LONG["org"]
+    with organization_context(org.pk):
+        org.save(update_fields=["name"])
+    history = build_history(org, dental_name=LONG["dental"], claims_name=LONG["claims"])
+    with organization_context(org.pk):
+        history["journey"].name = "J" * 200
+        history["journey"].save(update_fields=["name"])
+        Objective.objects.filter(pk=history["faster"].pk).update(title=LONG["objective"])
+        report = quarterly_report_freeze(organization=org, quarter="2026-Q3")
+    # The PDF as exported (pdftoppm -png shows it): its text has every name, whole,
+    # and the cover still holds on its page.
+    pages = [page.extract_text() for page in PdfReader(export(tmp_path, "pdf")).pages]
+    text = "".join(pages).replace("\n", "")
+    assert LONG["dental"] in text and LONG["claims"] in text
+    assert "Metric definitions" in pages[0] and "Contents" in pages[1]
+    html = render_to_string("metrics/report.html", report_context(report.data))
+    for name in LONG.values():
+        assert name in html
+    overflowing = overflowing_boxes(html)
+    assert overflowing == [], "\n".join(overflowing)
+
+
 def test_the_pdf_stacks_the_frozen_series_as_the_dashboards_do(tenant_a, history, monkeypatch):
     """The frozen data comes back from JSONB, which keeps no key order."""
     drawn = {}
