@@ -1,4 +1,4 @@
-"""Generate realistic delivery events as CONTRACT.md's event CSVs.
+"""Generate realistic delivery events as the event CSVs of docs/formats.md#event-csvs.
 
 Used by the benchmark (``make bench``: a million flow items) and by
 ``seed_demo`` (two quarters of history for the demo's streams). Output is
@@ -138,8 +138,9 @@ def generate(
 @dataclass(frozen=True)
 class JourneyShape:
     """What the generator needs of a journey: its stages in order (the first is
-    the entry, the second the work start, the last the conversion, as DOMAIN.md's
-    defaults), each stage's touchpoints, and which business events it has."""
+    the entry, the second the work start, the last the conversion, the defaults of
+    docs/metrics.md#customer-journeys), each stage's touchpoints, and which business
+    events it has."""
 
     slug: str
     stages: Sequence[tuple[str, Sequence[str]]]  # (stage slug, touchpoint slugs)
@@ -158,7 +159,8 @@ def generate_journey_events(
     seed: int = 11,
     key_prefix: str = "",
 ) -> int:
-    """Write journey_events.csv (CONTRACT.md) into ``out_dir``; answers the row count.
+    """Write journey_events.csv (docs/formats.md#journey_events) into ``out_dir``;
+    answers the row count.
 
     Per journey, ``customers`` customers each start one or more instances that
     move through the stages with drop-offs (some re-enter the entry stage), answer

@@ -52,8 +52,9 @@ BIG_TABLES = (
     "streams_flowitem",
 )
 
-# DOMAIN.md's flow metrics for P, per value stream, straight from the transitions:
-# one window pass (lead) per item, then one aggregate per item and per stream.
+# The flow metrics of docs/metrics.md#flow-metrics for P, per value stream, straight
+# from the transitions: one window pass (lead) per item, then one aggregate per item
+# and per stream.
 # State at t = state of the last transition with at < t, so an item is in
 # progress at P.end when its transition with at < end <= next_at is active or waiting.
 NAIVE_SQL = """

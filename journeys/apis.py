@@ -1,10 +1,10 @@
 """The REST API of customer journeys, their stages and touchpoints.
 
 A journey stage's `entry`, `work_start` and `conversion` flags: exactly one
-stage of each journey has each (DOMAIN.md: by default the first, second and
-last). Setting a flag true on a stage moves it there and pins it; it cannot be
-set false on its stage, only moved. Stages are ordered: a new stage goes last,
-and ``POST journeys/<id>/stages/reorder/`` reorders them all.
+stage of each journey has each (docs/metrics.md#customer-journeys: by default the
+first, second and last). Setting a flag true on a stage moves it there and pins it;
+it cannot be set false on its stage, only moved. Stages are ordered: a new stage goes
+last, and ``POST journeys/<id>/stages/reorder/`` reorders them all.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ EVENTS_PAGE_SIZE = 25
 # Units that say nothing next to the number: the label already names the score,
 # and events carry amounts without a currency.
 SILENT_UNITS = frozenset({"score", "amount"})
-# The events each KPI is computed from (DOMAIN.md "Journey KPIs"): its number links
+# The events each KPI is computed from (docs/metrics.md#journey-kpis): its number links
 # to those of them in the period. Retention's cohort was acquired before the period;
 # what moves it within the period is the customers who churned.
 DRILL_TYPES: dict[str, tuple[str, ...]] = {

@@ -1,9 +1,9 @@
 """The journey-to-delivery view: a journey's stages and touchpoints with their KPIs,
 beside the value streams that deliver them and those streams' flow and DORA metrics.
 
-It answers DOMAIN.md's question "for this journey's weak stage, which value
-streams and teams serve it, and how is their flow?" for one period, picked as
-on the value stream dashboard (streams.dashboard_views).
+It answers the question "for this journey's weak stage, which value streams and
+teams serve it, and how is their flow?" (docs/metrics.md#customer-journeys) for one
+period, picked as on the value stream dashboard (streams.dashboard_views).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from portfolio.tenancy import get_for_request, org_view
 from streams.dashboard_views import PeriodChoice, _period_context
 from streams.models import StageComponent, ValueStream
 
-# The delivery numbers shown beside each touchpoint (DOMAIN.md "Flow Framework"
-# and "DORA"); the DORA ones carry their band.
+# The delivery numbers shown beside each touchpoint (docs/metrics.md#flow-metrics
+# and #dora-metrics); the DORA ones carry their band.
 DELIVERY_KEYS = (
     "flow_time_median_days",
     "flow_load",
@@ -412,7 +412,7 @@ def journey_delivery(request: HttpRequest, journey_id: int) -> HttpResponse:
     (metrics.journey_delivery), its stage's pain points, conversion and median
     time in stage; and the value stream of its value-stream stage with that
     stream's flow time, flow load, flow efficiency, change failure rate and time
-    to restore (rolled up over the streams it cascades to, DOMAIN.md "Roll-up"),
+    to restore (rolled up over the streams it cascades to, docs/metrics.md#roll-up),
     plus each stream it cascades to whose stages touch the touchpoint's
     components, with that stream's own numbers.
 

@@ -39,7 +39,8 @@ class Journey(ModelEntity):
         Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="journeys"
     )
     # The stage flags someone set on purpose (is_entry, is_work_start,
-    # is_conversion); the others follow DOMAIN.md's defaults as stages change.
+    # is_conversion); the others follow the defaults (docs/metrics.md#customer-journeys)
+    # as stages change.
     explicit_flags = ArrayField(models.CharField(max_length=20), default=list, blank=True)
 
     class Meta:
@@ -52,7 +53,8 @@ class Journey(ModelEntity):
 
 class JourneyStage(ModelEntity):
     """A stage of a journey. Exactly one stage each is the entry, work-start and
-    conversion stage (DOMAIN.md: by default the first, second and last)."""
+    conversion stage (docs/metrics.md#customer-journeys: by default the first,
+    second and last)."""
 
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")
     slug = models.SlugField(max_length=50, validators=[slug_validator])
@@ -146,7 +148,7 @@ class TouchpointComponent(ModelEntity):
 
 
 class JourneyEventType(models.TextChoices):
-    """DOMAIN.md "Journey KPIs": the events journey KPIs are computed from."""
+    """The events journey KPIs are computed from (docs/metrics.md#journey-events)."""
 
     SURVEY = "survey", "Survey response"  # value: 0..10
     STAGE_ENTERED = "stage_entered", "Stage entered"  # stage; instance = ref, else customer
@@ -160,7 +162,7 @@ class JourneyEventType(models.TextChoices):
 
 
 class JourneyEvent(OrgOwned):
-    """One event of a customer on a journey, as imported (CONTRACT.md "journey_events")."""
+    """One event of a customer on a journey, as imported (docs/formats.md#journey_events)."""
 
     organization = event_organization()
     key = models.CharField(max_length=200)

@@ -204,7 +204,7 @@ def emotion_curve(
     height: int = 132,
     padding: int = 22,
 ) -> EmotionCurve:
-    """Lay the stages' emotions (-2..+2, DOMAIN.md "Customer journeys") over the columns.
+    """Lay the stages' emotions (-2..+2, docs/metrics.md#customer-journeys) over the columns.
 
     Stage ``i``'s point is at the middle of column ``i``; +2 is at the top,
     -2 at the bottom. A stage without an emotion breaks the line.

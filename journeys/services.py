@@ -37,8 +37,8 @@ def journey_flags_normalize(*, organization: Organization, journey: Journey) -> 
     """Make exactly one stage each the entry, work-start and conversion stage.
 
     A flag someone set on purpose stays on its stage; the others take their
-    defaults (DOMAIN.md): entry on the first stage, work start on the second
-    (the first if there is one), conversion on the last.
+    defaults (docs/metrics.md#customer-journeys): entry on the first stage, work start
+    on the second (the first if there is one), conversion on the last.
     """
     journey.refresh_from_db(fields=["explicit_flags"])
     stages = list(

@@ -1,6 +1,6 @@
-"""The metrics API: CONTRACT.md's ``kpis`` JSON for an inclusive date range (like
-``manage.py kpis``), manual KPI values, and the quarterly report as an asynchronous
-export (create, poll, download)."""
+"""The metrics API: the ``kpis`` JSON (docs/formats.md#the-kpis-json) for an inclusive
+date range (like ``manage.py kpis``), manual KPI values, and the quarterly report as an
+asynchronous export (create, poll, download)."""
 
 from __future__ import annotations
 

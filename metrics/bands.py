@@ -3,7 +3,7 @@
 Thresholds as published in the DORA State of DevOps reports and tabulated in
 Apache DevLake's `dora_benchmarks` (plugins/dora, migration 20240223): the
 2023 report is the default; an organization may choose the 2021 report. Each
-band is stated on the unit of this product's metric keys (DOMAIN.md, DORA):
+band is stated on the unit of this product's metric keys (docs/metrics.md#dora-metrics):
 deployments per day, hours, and percent. "On demand" counts as at least one
 deployment a day; a month is 30 days and six months 182.5 days.
 """

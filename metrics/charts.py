@@ -367,9 +367,9 @@ def key_result_history_svg(
     chart_id: str = "krhistory",
     title: str = "Key result history",
 ) -> str:
-    """A key result's values over its quarter (DOMAIN.md "OKRs"): each value holds until
-    the next, drawn as a step line, with the baseline and the target as dashed lines;
-    the x range is the quarter, ``start`` to the end of ``end``.
+    """A key result's values over its quarter (docs/metrics.md#current-value): each
+    value holds until the next, drawn as a step line, with the baseline and the target
+    as dashed lines; the x range is the quarter, ``start`` to the end of ``end``.
 
     ``points`` are (naive local time, value), oldest first; a value of None (a metric
     undefined at that reading) leaves a gap. ``until`` (now, within the quarter) carries
@@ -438,9 +438,9 @@ OKR_LABEL_CHARS = 44
 
 
 def okr_progress_svg(objectives: Sequence[tuple[str, float | None, str]], *, elapsed: float) -> str:
-    """Objectives' progress (DOMAIN.md "OKRs"), one horizontal bar each in the colour
-    of its status, against the share of the quarter gone by (a dashed line), which is
-    what the status judges it by. ``objectives`` are (title, progress 0..1 or None,
+    """Objectives' progress (docs/metrics.md#objective-progress), one horizontal bar
+    each in the colour of its status, against the share of the quarter gone by (a dashed
+    line), which is what the status judges it by. ``objectives`` are (title, progress 0..1 or None,
     status), drawn top to bottom in their order."""
     count = len(objectives)
     with matplotlib.rc_context(RC):

@@ -1,7 +1,7 @@
-"""The metric keys of DOMAIN.md, with their unit and which way is better.
+"""The metric keys of docs/metrics.md#catalogue, with their unit and which way is better.
 
 This is the catalogue every other part names metrics by (key results, the
-``kpis`` JSON, reports). Each key's definition is the one in DOMAIN.md.
+``kpis`` JSON, reports). Each key's definition is the one in docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class MetricKey:
 
 
 # The version of these definitions that reports are stamped with. It changes whenever
-# a definition in DOMAIN.md changes (a key added or removed, a formula, a unit), so a
+# a definition in docs/metrics.md changes (a key added or removed, a formula, a unit), so a
 # report read later says which definitions its numbers follow.
 DEFINITIONS_VERSION = "2026.1"
 

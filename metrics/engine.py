@@ -1,4 +1,5 @@
-"""The metric engine: DOMAIN.md's flow and DORA definitions, computed in PostgreSQL.
+"""The metric engine: the flow and DORA definitions of docs/metrics.md, computed in
+PostgreSQL.
 
 One home for the computation of every value-stream metric key of
 ``metrics.definitions``. Each query is set-based (aggregates, ``percentile_cont``,
@@ -7,7 +8,7 @@ and must run inside the organization's context (row-level security is the
 second wall behind those filters).
 
 A subject's records are its own plus those of all its descendant value streams
-(DOMAIN.md "Roll-up"), found with one recursive CTE over ``parent_id``.
+(docs/metrics.md#roll-up), found with one recursive CTE over ``parent_id``.
 Values are exact inside the computation; only ``kpis_for_period`` rounds them
 for display.
 """
@@ -32,12 +33,13 @@ Value = int | float | None
 FLOW_KEYS = [k for k in keys_for(Subject.VALUE_STREAM) if k.startswith("flow_")]
 DORA_KEYS = [k for k in keys_for(Subject.VALUE_STREAM) if not k.startswith("flow_")]
 ROUND_DIGITS = 4
-PRODUCTION = "production"  # DOMAIN.md "DORA": only this environment counts
+# Only this environment counts (docs/metrics.md#deployments-changes-and-incidents).
+PRODUCTION = "production"
 
 
 @dataclass(frozen=True)
 class Period:
-    """DOMAIN.md "Flow Framework": the inclusive local dates ``from..to`` are the
+    """docs/metrics.md#periods: the inclusive local dates ``from..to`` are the
     half-open instants [from 00:00, to+1 day 00:00) in the organization's time zone."""
 
     date_from: dt.date
@@ -84,7 +86,7 @@ def parse_date_range(date_from: str | None, date_to: str | None) -> tuple[dt.dat
         if not raw:
             raise ValidationError(f"{name}: a date is required (YYYY-MM-DD)")
         try:
-            # fromisoformat alone would also take "20260701"; the contract says YYYY-MM-DD.
+            # fromisoformat alone would also take "20260701"; docs/interfaces.md says YYYY-MM-DD.
             if len(raw) != 10:
                 raise ValueError(raw)
             day = dt.date.fromisoformat(raw)
@@ -102,7 +104,7 @@ def parse_date_range(date_from: str | None, date_to: str | None) -> tuple[dt.dat
     return dates[0], dates[1]
 
 
-# --- Subjects: a value stream with its descendants (DOMAIN.md "Roll-up") ------------
+# --- Subjects: a value stream with its descendants (docs/metrics.md#roll-up) --------
 
 # ``subject`` is the root's id, or 0 when the roots are merged into one subject.
 # UNION (not UNION ALL) keeps each (subject, stream) pair once, which also stops
@@ -192,7 +194,7 @@ CROSS JOIN LATERAL (
 """
 )
 
-# Flow load (DOMAIN.md): an item is WIP at instant t when the state of its last
+# Flow load (docs/metrics.md#flow_load): an item is WIP at instant t when the state of its last
 # transition with at < t is active or waiting, that is when one of its WIP spans
 # (streams.FlowWipSpan) has started_at < t <= ended_at. The day ends of P are
 # E_n = local midnight of (from + n + 1), n = 0 .. days - 1; the last is P.end.
@@ -290,8 +292,8 @@ def _flow(
 def flow_metrics(
     *, organization: Organization, value_stream_ids: Iterable[int], period: Period
 ) -> dict[str, Value]:
-    """Every flow key of DOMAIN.md for P, over the named value streams and all their
-    descendants taken together (exact, unrounded)."""
+    """Every flow key of docs/metrics.md#flow-metrics for P, over the named value
+    streams and all their descendants taken together (exact, unrounded)."""
     return _flow(organization, list(value_stream_ids), period, merge=True)[0]
 
 
@@ -402,8 +404,8 @@ def streams_with_deployments(
 def dora_metrics(
     *, organization: Organization, value_stream_ids: Iterable[int], period: Period
 ) -> dict[str, Value]:
-    """Every DORA key of DOMAIN.md for P, over the named value streams and all their
-    descendants taken together (exact, unrounded)."""
+    """Every DORA key of docs/metrics.md#dora-metrics for P, over the named value
+    streams and all their descendants taken together (exact, unrounded)."""
     return _dora(organization, list(value_stream_ids), period, merge=True)[0]
 
 
@@ -418,7 +420,7 @@ def value_stream_metrics(
     return {vs: {**flow[vs], **dora[vs]} for vs in ids}
 
 
-# --- The kpis JSON (CONTRACT.md) ----------------------------------------------------
+# --- The kpis JSON (docs/formats.md#the-kpis-json) -----------------------------------
 
 
 def _rounded(value: Value) -> Value:
@@ -428,8 +430,9 @@ def _rounded(value: Value) -> Value:
 def kpis_for_period(
     *, organization: Organization, date_from: dt.date, date_to: dt.date
 ) -> dict[str, Any]:
-    """CONTRACT.md's ``kpis`` JSON: every value stream's and journey's metrics for the
-    inclusive local dates ``date_from..date_to``, every key present, null where undefined."""
+    """The ``kpis`` JSON (docs/formats.md#the-kpis-json): every value stream's and journey's
+    metrics for the inclusive local dates ``date_from..date_to``, every key present, null
+    where undefined."""
     from journeys.models import Journey
     from streams.models import ValueStream
 
@@ -466,14 +469,15 @@ def kpis_for_period(
 # --- Derived facts of flow items ----------------------------------------------------
 
 
-# DOMAIN.md "Flow Framework": state = last transition's state (new before any);
+# docs/metrics.md#flow-items-and-transitions: state = last transition's state (new before any);
 # start = first transition not to new; done_at = last transition's at when it is
 # done; active/waiting time = the spans [at, next at) in that state, which all lie
 # between start and the last transition (done_at for a done item). The same
 # facts as streams.ingest's import computes for the items an import touched.
 def _facts_sql(ids: str) -> str:
-    """The derived facts of flow items (DOMAIN.md "Flow Framework"), recomputed from
-    their transitions for the item ids that ``ids`` (a SELECT of ``id``) yields:
+    """The derived facts of flow items (docs/metrics.md#flow-items-and-transitions),
+    recomputed from their transitions for the item ids that ``ids`` (a SELECT of
+    ``id``) yields:
 
     - state: the state of the last transition, "new" before any;
     - started_at: the first transition to a state other than new;

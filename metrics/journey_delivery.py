@@ -8,7 +8,7 @@ empty denominator. P is ``engine.Period``'s half-open ``[start, end)``.
 
 Per touchpoint, for P:
 - ``responses``: survey events at the touchpoint with ``at`` in P;
-- ``nps``: 100 * (#value >= 9 - #value <= 6) / responses (DOMAIN.md "Journey KPIs").
+- ``nps``: 100 * (#value >= 9 - #value <= 6) / responses (docs/metrics.md#nps).
 
 Per stage, for P:
 - ``responses`` and ``nps``: the same over the surveys in the stage: those that

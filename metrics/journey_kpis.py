@@ -1,4 +1,5 @@
-"""DOMAIN.md's journey KPIs, computed in PostgreSQL from journey events.
+"""The journey KPIs of docs/metrics.md#journey-kpis, computed in PostgreSQL from journey
+events.
 
 The journey side of ``metrics.engine``, in the same style: one home for each
 definition, set-based queries over ``journeys_journeyevent`` that filter by
@@ -24,8 +25,9 @@ from portfolio.models import Organization
 JOURNEY_KEYS = keys_for(Subject.JOURNEY)
 
 
-# DOMAIN.md's journey instance: the ref of a stage_entered event where given (an
-# application, a claim), else its customer. SQL over an event aliased ``e``.
+# A journey instance (docs/metrics.md#journey-events): the ref of a stage_entered event
+# where given (an application, a claim), else its customer. SQL over an event aliased
+# ``e``.
 INSTANCE = "COALESCE(NULLIF(e.ref, ''), e.customer)"
 
 
@@ -44,8 +46,9 @@ def journey_params(
 
 
 def nps_counts(value: str, only: str = "TRUE") -> str:
-    """SQL of the ``promoters`` and ``detractors`` of the survey values ``value`` (DOMAIN.md
-    "nps": promoters answer 9 or 10, detractors 0 to 6), among the rows where ``only``."""
+    """SQL of the ``promoters`` and ``detractors`` of the survey values ``value``
+    (docs/metrics.md#nps: promoters answer 9 or 10, detractors 0 to 6), among the rows
+    where ``only``."""
     return (
         f"count(*) FILTER (WHERE {only} AND {value} >= 9) AS promoters, "
         f"count(*) FILTER (WHERE {only} AND {value} <= 6) AS detractors"
@@ -53,7 +56,7 @@ def nps_counts(value: str, only: str = "TRUE") -> str:
 
 
 def nps(promoters: int, detractors: int, responses: int | None) -> Value:
-    """DOMAIN.md "nps": 100 * (promoters - detractors) / responses; None without responses."""
+    """docs/metrics.md#nps: 100 * (promoters - detractors) / responses; None without responses."""
     return _ratio(promoters - detractors, responses, 100)
 
 
@@ -171,8 +174,8 @@ GROUP BY journey_id
 def journey_metrics(
     *, organization: Organization, journey_ids: Iterable[int], period: Period
 ) -> dict[int, dict[str, Value]]:
-    """Every journey KPI of DOMAIN.md for P, per journey (exact, unrounded), in a
-    fixed number of queries however many journeys there are."""
+    """Every journey KPI of docs/metrics.md#journey-kpis for P, per journey (exact,
+    unrounded), in a fixed number of queries however many journeys there are."""
     ids = list(journey_ids)
     params = journey_params(organization, ids, period)
     simple = {r["journey_id"]: r for r in _rows(_IN_PERIOD_SQL, params)}

@@ -5,7 +5,7 @@ The journey side of ``metrics.series``, in the same style: each function is one
 set-based query over one journey's events that filters every table by
 ``organization_id`` (row-level security is the second wall), and returns plain
 lists and dataclasses that the dashboard shows and ``metrics.charts`` draws.
-Instances follow DOMAIN.md "Journey KPIs" as ``metrics.journey_kpis`` does: the
+Instances follow docs/metrics.md#journey-events as ``metrics.journey_kpis`` does: the
 ``ref`` of a ``stage_entered`` event where given, else its ``customer``. Weeks are
 Monday weeks in the period's (the organization's) time zone.
 """

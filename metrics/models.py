@@ -138,10 +138,10 @@ class ManualKpiValue(ModelEntity):
 
 
 class QuarterlyReport(OrgOwned):
-    """The figures of one organization's quarterly report (DOMAIN.md "The quarterly
-    report"), computed once and kept: every later export of a finished quarter reads
-    these, so it reproduces the same numbers whatever events arrive afterwards, until
-    an admin recomputes them. ``data`` holds everything the renderers draw
+    """The figures of one organization's quarterly report
+    (docs/metrics.md#the-quarterly-report), computed once and kept: every later export
+    of a finished quarter reads these, so it reproduces the same numbers whatever events
+    arrive afterwards, until an admin recomputes them. ``data`` holds everything the renderers draw
     (``metrics.reports.data``)."""
 
     quarter = models.CharField(max_length=7, validators=[quarter_validator])

@@ -1,7 +1,7 @@
 """Time series of a value stream for charts: the dashboard's and the quarterly report's.
 
 Each function is one set-based query over the stream and its descendants
-(DOMAIN.md "Roll-up"), filtered by ``organization_id``, and returns plain lists
+(docs/metrics.md#roll-up), filtered by ``organization_id``, and returns plain lists
 and dicts that ``metrics.charts`` draws. Weeks are Monday weeks and days are
 calendar days in the period's (the organization's) time zone.
 """
@@ -17,7 +17,8 @@ from metrics.engine import Period, _params, _rows, _with_tree
 from portfolio.models import Organization
 
 # The categories a cumulative flow diagram stacks, bottom to top. Canceled work
-# is neither in progress nor delivered (DOMAIN.md), so it is left out.
+# is neither in progress nor delivered (docs/metrics.md#flow-items-and-transitions),
+# so it is left out.
 CFD_STATES = ("done", "waiting", "active", "new")
 
 
@@ -92,10 +93,10 @@ def weekly_series(
 
 
 # The state of each item at the end of each local day of P is the state of its last
-# transition before that instant (DOMAIN.md), "new" from created_at until the first
-# one. Each transition is the span (at, next_at] of instants it decides, so one range
-# join counts them per day. Done counts only work finished within P, so the chart
-# shows P's delivery, not all history.
+# transition before that instant (docs/metrics.md#flow-items-and-transitions), "new"
+# from created_at until the first one. Each transition is the span (at, next_at] of
+# instants it decides, so one range join counts them per day. Done counts only work
+# finished within P, so the chart shows P's delivery, not all history.
 _DAILY_SQL = _with_tree(
     """,
 day_ends AS (

@@ -4,7 +4,7 @@ components) and the OKRs' (objectives, key results).
 
 Each entity has list, create, retrieve, update, partial update, delete, and
 ``<pk>/history/``. References between entities are natural keys, as in the
-model JSON of CONTRACT.md: a slug, a layer's name, a member's email, or two
+model JSON (docs/formats.md#the-model-json): a slug, a layer's name, a member's email, or two
 slugs joined by a slash for a stage ("dental/onboarding"). Only the request's
 organization's objects can be named; another organization's answer exactly
 like missing ones.

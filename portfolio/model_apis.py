@@ -1,4 +1,5 @@
-"""The model API: the organization's model as JSON (CONTRACT.md, "Model JSON"), read or imported.
+"""The model API: the organization's model as JSON (docs/formats.md#the-model-json), read or
+imported.
 
 Admins only, like the model page: the export is the whole model at once and
 the import may change all of it.

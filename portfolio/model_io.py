@@ -1,16 +1,17 @@
-"""The organization's model as JSON (CONTRACT.md, "Model JSON"): the one export and import.
+"""The organization's model as JSON (docs/formats.md#the-model-json): the one export and
+import.
 
 Every interface (``export_model``/``import_model``, the model page, the model
 API) calls ``model_export``/``model_export_json``, ``model_parse`` and
 ``model_import``; none has rules of its own.
 
-Export: the contract's keys in the contract's order; layers by position,
+Export: the format's keys in the format's order; layers by position,
 stages and touchpoints by position, everything else by slug. Data the
-contract's example does not show is written only when it differs from the
+format's example does not show is written only when it differs from the
 default, so the example reads back as exactly itself: a component's ``kind``,
 a value stream's ``description`` and ``status_map`` ({tool status: category}),
 an objective's ``owner_email`` and a key result's ``weight``, each after the
-contract's keys.
+format's keys.
 
 Import: an upsert by slug (layers by name), all or nothing.
 
@@ -23,7 +24,7 @@ Import: an upsert by slug (layers by name), all or nothing.
    values already match is not saved, so importing a file twice leaves no
    trace the second time.
 
-What the contract leaves open, decided here:
+What the format leaves open, decided here:
 
 - A key that is not required may be left out: an existing object keeps its
   value, a new one gets the default. ``null`` or ``[]`` given sets it.
@@ -33,9 +34,10 @@ What the contract leaves open, decided here:
 - A journey stage's ``entry``/``work_start``/``conversion`` are the flags
   someone set on purpose (``Journey.explicit_flags``). When a journey's
   ``stages`` are given, the flags marked ``true`` are set and stick; a flag no
-  stage marks follows DOMAIN.md's default (first, second, last stage) and is
-  exported as ``false``. That is how a one-stage journey can say
-  ``"entry": true, "work_start": false`` and read back unchanged.
+  stage marks follows the default (first, second, last stage:
+  docs/metrics.md#customer-journeys) and is exported as ``false``. That is how a
+  one-stage journey can say ``"entry": true, "work_start": false`` and read back
+  unchanged.
 - ``owner_email`` is any email address: an owner need not be a member (owning
   grants no access), so a model moves between organizations intact.
 """
@@ -155,7 +157,7 @@ class ImportSummary:
 
 
 def _number(value: float) -> int | float:
-    # 12.0 is written 12, as a person writes it (and as the contract's example does).
+    # 12.0 is written 12, as a person writes it (and as the format's example does).
     return int(value) if value.is_integer() else value
 
 
@@ -184,7 +186,7 @@ def _email(value: str) -> str | None:
 
 
 def model_export(*, organization: Organization) -> dict[str, Any]:
-    """The organization's model as the contract's JSON structure (a constant number of queries)."""
+    """The organization's model as the model JSON's structure (a constant number of queries)."""
     org = organization
 
     def rows(model: type[models.Model], *order: str) -> models.QuerySet:

@@ -1,6 +1,6 @@
-"""Pages for OKRs (DOMAIN.md "OKRs"): the board of a quarter, an objective's page, and
-the edits: objectives, key results, check-ins, and the links between objectives and
-value streams or journeys (also from a value stream's page).
+"""Pages for OKRs (docs/metrics.md#okrs-progress-and-status): the board of a quarter,
+an objective's page, and the edits: objectives, key results, check-ins, and the links
+between objectives and value streams or journeys (also from a value stream's page).
 
 Progress, status and the values they come from are ``portfolio.okrs``'; these views
 only choose what to show. Reading works without JavaScript. Edits post a form: with

@@ -1,5 +1,5 @@
 """OKRs: a key result's progress, an objective's, their status, and the values
-they are measured from (DOMAIN.md "OKRs").
+they are measured from (docs/metrics.md#okrs-progress-and-status).
 
 The one home of each rule:
 
@@ -137,7 +137,7 @@ def quarter_to_date(
 
 
 def key_result_progress(prefix: str = "") -> Case:
-    """DOMAIN.md "OKRs": a key result's progress, 0..1, as an SQL expression over
+    """docs/metrics.md#key-result-progress: a key result's progress, 0..1, as an SQL expression over
     the key result at ``prefix`` (e.g. ``"key_results__"``); null when unmeasured."""
     current, baseline, target = (
         F(f"{prefix}{name}") for name in ("current_value", "baseline", "target")
@@ -155,8 +155,8 @@ def key_result_progress(prefix: str = "") -> Case:
 
 
 def objective_progress() -> Subquery:
-    """DOMAIN.md "OKRs": an objective's progress, 0..1, the weighted mean of the
-    progress of its measured key results (null when none is), as a subquery for
+    """docs/metrics.md#objective-progress: an objective's progress, 0..1, the weighted
+    mean of the progress of its measured key results (null when none is), as a subquery for
     ``Objective``."""
     weighted = (
         KeyResult.objects.filter(objective=OuterRef("pk"), current_value__isnull=False)

@@ -6,8 +6,8 @@ The file is one JSON object, its keys in this order (``SECTIONS``):
   other before it writes anything;
 - ``exported_at``; ``organization`` (slug, name, time zone, DORA report year,
   created_at); ``members`` (email, role, joined_at);
-- ``model``: CONTRACT.md's model JSON (``portfolio.model_io``);
-- ``events``: one array per kind of CONTRACT.md's event CSVs, in dependency order,
+- ``model``: the model JSON of docs/formats.md (``portfolio.model_io``);
+- ``events``: one array per kind of the event CSVs of docs/formats.md, in dependency order,
   each row an object with exactly the CSV's columns (``streams.ingest``'s JSON rows);
 - ``okr_history``: per key result, its current value and its check-ins and readings;
   ``manual_kpi_values``; ``quarterly_reports``: the frozen figures, verbatim.
@@ -94,7 +94,7 @@ CHUNK_SIZE = 5000
 # Characters the writer gathers before one write to its output.
 WRITE_BLOCK = 1 << 20
 
-# Where each event kind's columns (streams.ingest.KINDS, CONTRACT.md "Event CSVs")
+# Where each event kind's columns (streams.ingest.KINDS, docs/formats.md#event-csvs)
 # come from, and the order rows are written in: by key, byte-wise ("C"), so the
 # same organization gives the same file in any database.
 EVENT_SOURCES: dict[str, tuple[type[models.Model], dict[str, str], tuple[str, ...]]] = {
@@ -163,7 +163,7 @@ EVENT_SOURCES: dict[str, tuple[type[models.Model], dict[str, str], tuple[str, ..
     ),
 }
 
-_MODEL = "model (CONTRACT.md model JSON, portfolio.model_io)"
+_MODEL = "model (the model JSON of docs/formats.md, portfolio.model_io)"
 # Every tenant table the file carries, and where.
 CARRIED: dict[str, str] = {
     "portfolio.Membership": "members",
@@ -269,7 +269,7 @@ class OrgImportError(Exception):
 
 
 def _time(value: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with ``Z``, as CONTRACT.md writes times (microseconds kept)."""
+    """ISO 8601 in UTC with ``Z``, as docs/formats.md writes times (microseconds kept)."""
     if value is None:
         return None
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

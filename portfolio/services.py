@@ -456,7 +456,8 @@ def api_token_authenticate(key: str) -> ApiToken | None:
 
 @transaction.atomic
 def layers_create_defaults(*, organization: Organization) -> list[Layer]:
-    """Give an organization DOMAIN.md's seven default layers (those it lacks)."""
+    """Give an organization the seven default layers (those it lacks) of
+    docs/metrics.md#the-portfolio."""
     existing = set(Layer.objects.filter(organization=organization).values_list("name", flat=True))
     start = Layer.objects.filter(organization=organization).count()
     created = []

@@ -38,7 +38,8 @@ from streams.services import (
 
 
 class StatusMapField(serializers.DictField):
-    """The stream's mapping of tool statuses to state categories (DOMAIN.md, Flow Framework)."""
+    """The stream's mapping of tool statuses to state categories
+    (docs/metrics.md#flow-items-and-transitions)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(

@@ -1,6 +1,6 @@
 """Event ingestion: the one service behind ``import_events`` and the bulk event API.
 
-An import is all-or-nothing and set-based (CONTRACT.md, "Event CSVs"):
+An import is all-or-nothing and set-based (docs/formats.md#event-csvs):
 
 1. the rows are streamed (CSV or a JSON list) into a TEMP staging table with
    ``COPY``, each with the line (or item) number it came from;
@@ -10,8 +10,8 @@ An import is all-or-nothing and set-based (CONTRACT.md, "Event CSVs"):
    row rejects the whole input;
 3. one ``INSERT ... ON CONFLICT DO UPDATE`` upserts by key, touching only
    rows whose values differ, so importing the same input twice changes nothing;
-4. for flow items, one ``UPDATE`` recomputes the derived facts (DOMAIN.md,
-   "Flow Framework") of the items the import touched.
+4. for flow items, one ``UPDATE`` recomputes the derived facts
+   (docs/metrics.md#flow-items-and-transitions) of the items the import touched.
 
 Memory stays bounded by the input's width, not its length: rows are never
 held in Python. Every statement names the organization in its joins and
@@ -331,7 +331,8 @@ KINDS: dict[str, _Kind] = {
             " THEN format('state %L is not one of "
             + ", ".join(StateCategory.values)
             + ", nor a tool status mapped in value stream %L', r.state, r.item_stream) END",
-            # DOMAIN.md: transitions of one item never share an instant.
+            # docs/metrics.md#flow-items-and-transitions: transitions of one item never
+            # share an instant.
             "CASE WHEN r.at_ts IS NOT NULL AND r.key <> '' AND r.line > r.first_line"
             " THEN format('flow item %L has another transition at the same instant on line %s;"
             " transitions of one item never share an instant', r.key, r.first_line) END",
@@ -693,7 +694,7 @@ def events_import(
     rows: TextIO | Iterable[str] | Iterable[Mapping[str, Any]],
     source: Source = "csv",
 ) -> ImportResult:
-    """Upsert one kind of events (CONTRACT.md, "Event CSVs") for the organization.
+    """Upsert one kind of events (docs/formats.md#event-csvs) for the organization.
 
     ``rows`` is a text stream of CSV (``source="csv"``) or an iterable of
     objects with the same fields (``source="json"``). Raises ``ImportRejected``

@@ -24,7 +24,7 @@ class StreamKind(models.TextChoices):
 
 
 class StateCategory(models.TextChoices):
-    """The Flow Framework's state categories (DOMAIN.md, Flow Framework)."""
+    """The Flow Framework's state categories (docs/metrics.md#flow-items-and-transitions)."""
 
     NEW = "new", "New"
     ACTIVE = "active", "Active"
@@ -112,7 +112,7 @@ class StatusMapping(ModelEntity):
 
 
 class FlowType(models.TextChoices):
-    """The Flow Framework's item types (DOMAIN.md, Flow Framework)."""
+    """The Flow Framework's item types (docs/metrics.md#flow-items-and-transitions)."""
 
     FEATURE = "feature", "Feature"
     DEFECT = "defect", "Defect"
@@ -124,8 +124,9 @@ class FlowItem(OrgOwned):
     """A work item of a tool, as one flow item of a value stream.
 
     The derived facts (``state`` ... ``waiting_seconds``) follow from the item's
-    transitions by DOMAIN.md's definitions; ingestion keeps them current, so
-    metric queries read them instead of re-windowing every transition.
+    transitions by the definitions of docs/metrics.md#flow-items-and-transitions;
+    ingestion keeps them current, so metric queries read them instead of re-windowing
+    every transition.
     """
 
     organization = event_organization()
@@ -141,7 +142,7 @@ class FlowItem(OrgOwned):
     type = models.CharField(max_length=10, choices=FlowType.choices)
     title = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
-    # Derived from the transitions (DOMAIN.md "Flow Framework"):
+    # Derived from the transitions (docs/metrics.md#flow-items-and-transitions):
     state = models.CharField(
         max_length=10, choices=StateCategory.choices, default=StateCategory.NEW
     )  # the state of the last transition, "new" before any
@@ -183,7 +184,8 @@ class FlowTransition(OrgOwned):
 
     class Meta:
         constraints = [
-            # DOMAIN.md: transitions of one item never share an instant.
+            # docs/metrics.md#flow-items-and-transitions: transitions of one item
+            # never share an instant.
             models.UniqueConstraint(
                 fields=["organization", "item", "at"], name="flowtransition_item_at_uniq"
             ),
@@ -196,9 +198,9 @@ class FlowTransition(OrgOwned):
 class FlowWipSpan(OrgOwned):
     """A derived fact: one stretch of time a flow item is work in progress.
 
-    DOMAIN.md: an item is WIP at instant t when the state of its last transition
-    with at < t is active or waiting. A run of such transitions from
-    ``started_at`` up to the next transition out of them (``ended_at``, null
+    docs/metrics.md#flow-items-and-transitions: an item is WIP at instant t when the
+    state of its last transition with at < t is active or waiting. A run of such
+    transitions from ``started_at`` up to the next transition out of them (``ended_at``, null
     while the run lasts) makes the item WIP at exactly the instants t with
     started_at < t <= ended_at. Kept by metrics.engine with the item's other
     facts, under the value stream the item belonged to when they were computed.
@@ -328,7 +330,7 @@ class Incident(OrgOwned):
 
 
 class EventKind(models.TextChoices):
-    """The kinds of event CSV (CONTRACT.md, "Event CSVs"), as streams.ingest.KINDS names them."""
+    """The kinds of event CSV (docs/formats.md#event-csvs), as streams.ingest.KINDS names them."""
 
     FLOW_ITEMS = "flow_items", "Flow items"
     FLOW_TRANSITIONS = "flow_transitions", "Flow transitions"

@@ -86,7 +86,7 @@ def value_stream_map(*, organization: Organization, value_stream: ValueStream) -
 
 def touchpoints_served(*, organization: Organization, value_stream: ValueStream) -> QuerySet:
     """The journeys' touchpoints that the stages of this stream, or of the streams it
-    cascades to, serve (DOMAIN.md "Roll-up": the same streams its metrics cover)."""
+    cascades to, serve (docs/metrics.md#roll-up: the same streams its metrics cover)."""
     from journeys.models import Touchpoint
     from metrics.series import stream_and_descendant_ids
 

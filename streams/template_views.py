@@ -1,7 +1,7 @@
 """The value stream templates page: what each template creates, and applying one.
 
-Editors and admins may apply a template (editors maintain the model, DOMAIN.md "Who uses
-it"); the page exists to apply them, so viewers get 403 on it altogether.
+Editors and admins may apply a template (editors maintain the model: the README's
+"Roles"); the page exists to apply them, so viewers get 403 on it altogether.
 """
 
 from __future__ import annotations

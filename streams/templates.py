@@ -1,5 +1,5 @@
-"""Value stream templates: the catalogue an organization can start from (DOMAIN.md, "Value
-streams"), and the one routine that builds such a model through the services.
+"""Value stream templates: the catalogue an organization can start from, and the one
+routine that builds such a model through the services.
 
 A template is a small model: value streams with their ordered stages, status mappings and
 place in the cascade, and for the healthcare case a customer journey whose touchpoints sit
@@ -59,7 +59,7 @@ from streams.services import (
 # --- The spec of a model -----------------------------------------------------------
 
 # Jira's default workflow and its usual additions, mapped to the Flow Framework's
-# state categories (DOMAIN.md, "Flow Framework"): review and blocked work is started
+# state categories (docs/metrics.md#flow-items-and-transitions): review and blocked work is started
 # but not being worked on, so it waits.
 DEFAULT_STATUS_MAPPING: Mapping[str, str] = MappingProxyType(
     {
@@ -139,7 +139,7 @@ class TouchpointSpec:
     slug: str
     name: str
     channel: str
-    # "<value stream slug>/<stage slug>", as in the model JSON (CONTRACT.md).
+    # "<value stream slug>/<stage slug>", as in the model JSON (docs/formats.md#the-model-json).
     value_stream_stage: str | None = None
     emotion: int | None = None
     components: tuple[str, ...] = ()
@@ -154,7 +154,7 @@ class JourneyStageSpec:
     opportunities: tuple[str, ...] = ()
     touchpoints: tuple[TouchpointSpec, ...] = ()
     # Flags set on purpose (is_entry, is_work_start, is_conversion); the others
-    # take DOMAIN.md's defaults.
+    # take the defaults of docs/metrics.md#customer-journeys.
     flags: tuple[str, ...] = ()
 
 

@@ -13,7 +13,8 @@ register = template.Library()
 
 @register.filter
 def emotion_label(value: int | None) -> str:
-    """very negative .. very positive, or "not scored" (DOMAIN.md: -2 .. +2)."""
+    """very negative .. very positive, or "not scored" (-2 .. +2,
+    docs/metrics.md#customer-journeys)."""
     return selectors.emotion_label(value)
 
 

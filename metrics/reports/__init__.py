@@ -1,4 +1,4 @@
-"""The quarterly report (DOMAIN.md "The quarterly report").
+"""The quarterly report (docs/metrics.md#the-quarterly-report).
 
 - ``data``: the report's figures, computed once per organization and quarter and
   frozen in ``metrics.models.QuarterlyReport``;

@@ -1,5 +1,6 @@
-"""The quarterly report as CONTRACT.md's CSV: one long table, one row per subject and
-metric, ``section,subject_type,subject,metric,unit,value,previous_value,delta``.
+"""The quarterly report as the CSV of docs/formats.md#the-quarterly-report-csv: one long
+table, one row per subject and metric,
+``section,subject_type,subject,metric,unit,value,previous_value,delta``.
 
 - sections: ``flow`` and ``dora`` (value streams), ``journey``, ``okr``;
 - a key result's subject is ``<objective slug>/<key result slug>``, since its slug is

@@ -1,4 +1,4 @@
-"""The quarterly report's figures (DOMAIN.md "The quarterly report"), computed once and
+"""The quarterly report's figures (docs/metrics.md#the-quarterly-report), computed once and
 frozen in ``QuarterlyReport.data``: everything the renderers (``metrics.reports.csv``,
 ``xlsx``, ``pdf``) draw, as plain JSON.
 

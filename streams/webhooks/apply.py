@@ -1,7 +1,7 @@
 """Turning one delivery's facts into events, through streams.ingest.
 
-Every write goes through ``events_import`` with the rows of CONTRACT.md's
-event kinds, so a delivery obeys the same rules as a CSV import (keys,
+Every write goes through ``events_import`` with the rows of the event kinds
+of docs/formats.md#event-csvs, so a delivery obeys the same rules as a CSV import (keys,
 all-or-nothing, status mapping, derived facts, a recompute queued when
 something changed). What is kept here is only what makes deliveries order
 independent: the winning version of each item's attributes, and the pull
@@ -32,7 +32,8 @@ from streams.models import (
     WebhookPullRequest,
 )
 
-PRODUCTION = "production"  # DOMAIN.md "DORA": the one environment DORA counts
+# The one environment DORA counts (docs/metrics.md#deployments-changes-and-incidents).
+PRODUCTION = "production"
 # The columns a work item's attributes are kept in (and its flow item's: the same).
 KEY_MAX = WebhookItem._meta.get_field("key").max_length
 TITLE_MAX = WebhookItem._meta.get_field("title").max_length

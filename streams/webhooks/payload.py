@@ -180,7 +180,7 @@ def _not_ahead(at: datetime, path: str, now: datetime) -> datetime:
 
 
 # Words of a label or an issue type, and the flow item type they make
-# (DOMAIN.md "Flow Framework"). Checked in this order: a "security bug" is a risk.
+# (docs/metrics.md#flow-items-and-transitions). Checked in this order: a "security bug" is a risk.
 FLOW_TYPE_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     (FlowType.RISK, frozenset({"security", "vulnerability", "risk", "compliance", "cve"})),
     (FlowType.DEFECT, frozenset({"bug", "defect", "incident", "regression"})),

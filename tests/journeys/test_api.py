@@ -145,7 +145,8 @@ def test_journey_stages_flags_and_order(editor, tenant_a):
         ids.append(
             send(editor, "post", "journey-stages/", {"journey": "cover", "name": name}).json()["id"]
         )
-    # DOMAIN.md's defaults: entry on the first, work start on the second, conversion on the last.
+    # The defaults (docs/metrics.md#customer-journeys): entry on the first, work start on
+    # the second, conversion on the last.
     assert flags(editor, "cover") == [
         ("discover", True, False, False),
         ("compare", False, True, False),

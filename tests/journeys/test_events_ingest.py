@@ -1,4 +1,4 @@
-"""Journey events through the ingestion service (CONTRACT.md "journey_events")."""
+"""Journey events through the ingestion service (docs/formats.md#journey_events)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""DORA metrics (DOMAIN.md "DORA") on small hand-made histories, worked out in comments."""
+"""DORA metrics (docs/metrics.md#dora-metrics) on small hand-made histories, worked out
+in comments."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Flow metrics (DOMAIN.md "Flow Framework") on small hand-made histories.
+"""Flow metrics (docs/metrics.md#flow-metrics) on small hand-made histories.
 
 Every expected value is worked out in the comments beside it. Times are UTC
 unless a test sets the organization's time zone.

@@ -1,4 +1,4 @@
-"""Journey KPIs (DOMAIN.md "Journey KPIs") on hand-made event histories.
+"""Journey KPIs (docs/metrics.md#journey-kpis) on hand-made event histories.
 
 Every history is imported with ``import_events --kind journey_events`` and
 measured with ``kpis``, as a user would; every expected value is worked out in

@@ -1,4 +1,4 @@
-"""The ``kpis`` JSON (CONTRACT.md) through the command and the API."""
+"""The ``kpis`` JSON (docs/formats.md#the-kpis-json) through the command and the API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The quarterly report (DOMAIN.md "The quarterly report"): its figures, frozen, and the
+"""The quarterly report (docs/metrics.md#the-quarterly-report): its figures, frozen, and the
 CSV, XLSX and PDF drawn from them, through ``manage.py export_report`` as a user runs it.
 
 The history and its worked-out figures are in tests/metrics/report_history.py.

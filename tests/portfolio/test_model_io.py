@@ -1,4 +1,5 @@
-"""The model JSON (CONTRACT.md "Model JSON"): export, import, the commands, the page and the API."""
+"""The model JSON (docs/formats.md#the-model-json): export, import, the commands, the page
+and the API."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ check-ins, and the links to value streams and journeys from both sides.
 Every OKR here is in the organization's current quarter unless a test says otherwise,
 so the board shows it without a ``quarter`` parameter. The manual key result goes
 from a baseline of 0 to a target of 10 people: a check-in of 4 is 40% progress
-(DOMAIN.md "OKRs": (4 - 0) / (10 - 0)), and, as the objective's only other key result
-is none, the objective's progress is 40% too.
+(docs/metrics.md#key-result-progress: (4 - 0) / (10 - 0)), and, as the objective's
+only other key result is none, the objective's progress is 40% too.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""OKR arithmetic (DOMAIN.md "OKRs", portfolio.okrs): progress, weighted objective
-progress, status against the elapsed quarter, and linked key results that follow
-their metric. Every expected value is worked out beside it."""
+"""OKR arithmetic (docs/metrics.md#okrs-progress-and-status, portfolio.okrs): progress,
+weighted objective progress, status against the elapsed quarter, and linked key results
+that follow their metric. Every expected value is worked out beside it."""
 
 from __future__ import annotations
 

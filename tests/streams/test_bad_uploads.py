@@ -6,7 +6,7 @@ message naming the problem (and its line), and that neither organization's
 records changed. A file the import could never read (too large, not UTF-8, a
 NUL byte, a binary file, empty, a wrong header) is refused before anything is
 stored; a readable file with bad rows is rejected by the import, which names
-every bad line and imports nothing (CONTRACT.md, "Event CSVs").
+every bad line and imports nothing (docs/formats.md#event-csvs).
 """
 
 from __future__ import annotations

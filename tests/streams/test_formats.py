@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -209,6 +210,14 @@ def _user_facing_texts() -> dict[str, str]:
     return texts
 
 
+# Documents that live outside the repository: no file of the repository may send a
+# reader (or a developer) to them. docs/metrics.md, docs/formats.md and
+# docs/interfaces.md hold what they said.
+OUTSIDE_DOCUMENTS = ("CONTRACT.md", "DOMAIN.md", "STYLE.md", "../shared")
+# The tests that search for those names, and so must spell them.
+SEARCHING_TESTS = {"tests/streams/test_formats.py", "tests/metrics/test_docs_examples.py"}
+
+
 def test_no_user_facing_text_points_at_files_outside_the_repository():
     from django.core.management import get_commands, load_command_class
     from drf_spectacular.generators import SchemaGenerator
@@ -221,7 +230,72 @@ def test_no_user_facing_text_points_at_files_outside_the_repository():
     found = [
         f"{where}: {needle}"
         for where, text in texts.items()
-        for needle in ("CONTRACT.md", "DOMAIN.md", "../shared")
+        for needle in OUTSIDE_DOCUMENTS
         if needle in text
     ]
     assert found == []
+
+
+def _tracked_files() -> dict[str, bytes]:
+    """Every file git tracks in the repository, by its path, with its content."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"],  # noqa: S607 - git from PATH, as a developer runs it
+        cwd=BASE_DIR,
+        capture_output=True,
+        check=True,
+    )
+    names = [name for name in listed.stdout.decode().split("\0") if name]
+    assert "README.md" in names and "docs/metrics.md" in names
+    # A file deleted in the work tree but not yet in the index is no longer there.
+    return {name: (BASE_DIR / name).read_bytes() for name in names if (BASE_DIR / name).is_file()}
+
+
+def test_no_tracked_file_points_at_files_outside_the_repository():
+    """Code comments, docstrings, tests, bench/ and docs included: the repository
+    stands on its own."""
+    found = []
+    for name, content in sorted(_tracked_files().items()):
+        if name in SEARCHING_TESTS:
+            continue
+        for number, line in enumerate(content.splitlines(), start=1):
+            found += [
+                f"{name}:{number}: {needle}"
+                for needle in OUTSIDE_DOCUMENTS
+                if needle.encode() in line
+            ]
+    assert found == [], "\n".join(found)
+
+
+def _anchors(doc: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file: lower case,
+    punctuation dropped, spaces to '-'."""
+    text = re.sub(r"^```.*?^```", "", doc.read_text(encoding="utf-8"), flags=re.M | re.S)
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-") for text in headings}
+
+
+def test_every_pointer_into_the_docs_leads_to_a_heading():
+    """``docs/metrics.md#roll-up`` in a comment, ``(formats.md#event-csvs)`` or
+    ``(#roll-up)`` in a page: each names a file of docs/ and a heading it has."""
+    pointers: set[tuple[str, str, str]] = set()
+    for name, content in _tracked_files().items():
+        text = content.decode("utf-8", errors="replace")
+        pointers |= {
+            (name, f"docs/{m[0]}.md", m[1]) for m in re.findall(r"docs/(\w+)\.md#([\w-]+)", text)
+        }
+        if name.startswith("docs/") and name.endswith(".md"):
+            pointers |= {
+                (name, f"docs/{m[0]}.md", m[1])
+                for m in re.findall(r"\]\((\w+)\.md#([\w-]+)\)", text)
+            }
+        if name.endswith(".md"):
+            pointers |= {(name, name, m) for m in re.findall(r"\]\(#([\w-]+)\)", text)}
+    assert ("metrics/engine.py", "docs/metrics.md", "roll-up") in pointers
+    anchors: dict[str, set[str]] = {}
+    broken = []
+    for where, doc, anchor in sorted(pointers):
+        if doc not in anchors:
+            anchors[doc] = _anchors(BASE_DIR / doc) if (BASE_DIR / doc).is_file() else set()
+        if anchor not in anchors[doc]:
+            broken.append(f"{where}: {doc}#{anchor}")
+    assert broken == []

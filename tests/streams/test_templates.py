@@ -25,7 +25,7 @@ from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
-# DOMAIN.md, "Value streams": the stages each template ships, in order.
+# The stages each template ships, in order.
 EXPECTED_STAGES = {
     "software-delivery": {"software-delivery": ["Develop", "Build", "Test", "Deploy"]},
     "dental-insurance": {

@@ -54,7 +54,7 @@ DEMO_USERS = [
     (DEMO_VIEWER_EMAIL, Role.VIEWER),
 ]
 
-# --- The portfolio (DOMAIN.md, "The portfolio"), top layer to bottom ---------------------
+# --- The portfolio (docs/metrics.md#the-portfolio), top layer to bottom -----------------
 
 TEAMS = (
     TeamSpec("claims-team", "Claims team"),
@@ -135,7 +135,8 @@ COMPONENTS = (
 
 # --- Value streams: the dental template's stream, on the portfolio, and its teams' streams
 
-# Each stage of the business stream crosses three or more layers (DOMAIN.md).
+# Each stage of the business stream crosses three or more layers (a stage touches
+# components on several layers: docs/metrics.md#value-streams).
 DENTAL_STAGE_COMPONENTS = {
     "awareness": (
         "dental-plans",
@@ -534,8 +535,9 @@ def demo_events(organization: Organization, *, today: dt.date | None = None) -> 
 
 
 def _demo_objectives(quarter: str) -> list[dict[str, Any]]:
-    """Acme Health's OKRs for one quarter, in CONTRACT.md's model JSON: faster claims
-    (with a delivery objective aligned to it) and happier new members."""
+    """Acme Health's OKRs for one quarter, in the model JSON
+    (docs/formats.md#the-model-json): faster claims (with a delivery objective aligned
+    to it) and happier new members."""
     q = quarter.lower()
 
     def metric(kind: str, subject: str, key: str) -> dict[str, str]:
