@@ -300,7 +300,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
             OpenApiParameter("actor", str, description="The actor's email (any case)."),
             OpenApiParameter(
                 "since",
-                str,
+                # A date or a date-time (empty: no filter), exactly what the filter accepts.
+                {
+                    "oneOf": [
+                        {"type": "string", "format": "date"},
+                        {"type": "string", "format": "date-time"},
+                        {"type": "string", "maxLength": 0},
+                    ]
+                },
                 description="Events from this date or ISO 8601 date-time on; without an "
                 "offset, in the organization's time zone.",
             ),

@@ -324,7 +324,8 @@ class AuditFilterForm(forms.Form):
         if not raw:
             return None
         try:
-            value = parse_datetime(raw)
+            # RFC 3339 allows a lowercase "t" and "z"; Django's parser wants them upper.
+            value = parse_datetime(raw.upper())
             if value is None and (day := parse_date(raw)) is not None:
                 value = datetime.datetime.combine(day, datetime.time.min)
         except ValueError:  # well-formed but impossible, such as 2026-02-30

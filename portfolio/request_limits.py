@@ -175,8 +175,9 @@ def headers_clean(request: HttpRequest) -> None:
     # ``request.headers`` is read from META once, when first used: not before now.
     request.__dict__.pop("headers", None)
     logger.warning(
-        "request %s %s: NUL characters replaced in the header(s) %s",
+        "request %s %s: NUL characters replaced in %s %s",
         request.method,
         request.path.replace(NUL, REPLACEMENT),
+        "the header" if len(names) == 1 else "the headers",
         ", ".join(names),
     )

@@ -94,7 +94,8 @@ def check_fresh(at: datetime, *, now: datetime, what: str) -> None:
     age = (now - at).total_seconds()
     if age > max_age:
         hours = max_age / 3600
-        limit = ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": f"{hours:g}"}
+        # ngettext wants an integer: 1.5 hours is plural, only exactly 1 is not.
+        limit = ngettext("%(n)s hour", "%(n)s hours", 1 if hours == 1 else 2) % {"n": f"{hours:g}"}
         raise DeliveryRejected(
             f"stale delivery: {what} is {iso(at)}, {age / 3600:.1f} hours ago; deliveries "
             f"older than {limit} are refused (WEBHOOK_MAX_AGE_SECONDS)"

@@ -102,7 +102,7 @@ def test_a_nul_in_the_user_agent_still_counts_every_failed_sign_in(tenant_a, pas
     locked = client.post(login, {"username": "admin@org-a.example", "password": password})
     assert locked.status_code == 429
     assert (
-        "request POST /accounts/login/: NUL characters replaced in the header(s) "
+        "request POST /accounts/login/: NUL characters replaced in the headers "
         "HTTP_ACCEPT, HTTP_USER_AGENT"
     ) in caplog.text
 
