@@ -8,10 +8,12 @@ The one home of each rule:
   (``key_results_measure``, which the workers run after every snapshot
   recompute). Both are kept on the key result (``current_value``), and every
   new value is also a ``CheckIn``, so the history is one table.
-- **Progress** (``key_result_progress``, in SQL):
+- **Progress** (``key_result_progress``, in SQL, in exact decimals):
   ``clamp((current - baseline) / (target - baseline), 0, 1)``; it works for a
   metric that must go down (target below baseline) as for one that must go up.
-  No current value gives no progress (null).
+  No current value gives no progress (null). The numbers are those
+  ``portfolio.models.validate_quantity`` admits, but any float a row holds
+  gives a progress, never an overflow.
 - **Objective progress** (``objective_progress``, in SQL): the mean of the
   progress of its key results that have data, weighted by their weights; a key
   result not yet measured has no data and stays out of the mean (counting it as
@@ -31,6 +33,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,10 +42,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     Case,
+    DecimalField,
     Exists,
     ExpressionWrapper,
     F,
     FloatField,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -51,7 +56,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Greatest, Least, NullIf
+from django.db.models.functions import Cast, Greatest, Least, NullIf, Round
 from django.utils import timezone
 
 from portfolio.models import CheckIn, CheckInSource, KeyResult, Objective, Organization
@@ -136,36 +141,72 @@ def quarter_to_date(
 # --- Progress and status --------------------------------------------------------------
 
 
-def key_result_progress(prefix: str = "") -> Case:
-    """docs/metrics.md#key-result-progress: a key result's progress, 0..1, as an SQL expression over
-    the key result at ``prefix`` (e.g. ``"key_results__"``); null when unmeasured."""
+# Progress is computed in exact decimals (PostgreSQL numeric), then rounded and
+# read back as a float: in double precision, (current - baseline) / (target -
+# baseline) overflows for a target a hair from its baseline (0 to 5e-324) and
+# underflows for a current value a hair from it, and PostgreSQL raises an error
+# for either rather than answer infinity or 0. In numeric nothing a float can
+# hold overflows, so a board reads whatever numbers its rows hold.
+PROGRESS_DECIMALS = 20  # far finer than any progress shown, far above the smallest float
+
+
+class _Exact(Func):
+    """A double precision column as the exact decimal it holds, through its text:
+    PostgreSQL writes a float as the shortest decimal that reads back as the same
+    float (extra_float_digits 1, its default). A direct cast to numeric keeps 15
+    digits, which would make 100000 and 100000.0000000001 one number."""
+
+    template = "CAST(CAST(%(expressions)s AS text) AS numeric)"
+    output_field = DecimalField()
+
+
+def _exact_progress(prefix: str) -> Case:
+    """A key result's progress, 0..1, as an exact decimal; null when unmeasured, or
+    when its target equals its baseline (which ``key_result_save`` refuses)."""
     current, baseline, target = (
-        F(f"{prefix}{name}") for name in ("current_value", "baseline", "target")
+        _Exact(F(f"{prefix}{name}")) for name in ("current_value", "baseline", "target")
     )
     ratio = ExpressionWrapper(
-        (current - baseline) / NullIf(target - baseline, Value(0.0)), output_field=FloatField()
+        (current - baseline) / NullIf(target - baseline, Value(Decimal(0))),
+        output_field=DecimalField(),
     )
     return Case(
         # GREATEST and LEAST skip nulls in PostgreSQL: an unmeasured key result
         # must stay null, not become 0.
-        When(**{f"{prefix}current_value__isnull": True}, then=Value(None, FloatField())),
-        default=Greatest(Value(0.0), Least(Value(1.0), ratio)),
-        output_field=FloatField(),
+        When(**{f"{prefix}current_value__isnull": True}, then=Value(None, DecimalField())),
+        default=Greatest(Value(Decimal(0)), Least(Value(Decimal(1)), ratio)),
+        output_field=DecimalField(),
     )
+
+
+def _as_float(exact: Any) -> Cast:
+    # Rounded first: numeric to double precision refuses a number below the
+    # smallest float (e.g. 1e-340) rather than read it as 0.
+    return Cast(Round(exact, PROGRESS_DECIMALS), FloatField())
+
+
+def key_result_progress(prefix: str = "") -> Cast:
+    """docs/metrics.md#key-result-progress: a key result's progress, 0..1, as an SQL
+    expression over the key result at ``prefix`` (e.g. ``"key_results__"``); null when
+    unmeasured."""
+    return _as_float(_exact_progress(prefix))
 
 
 def objective_progress() -> Subquery:
     """docs/metrics.md#objective-progress: an objective's progress, 0..1, the weighted
     mean of the progress of its measured key results (null when none is), as a subquery for
     ``Objective``."""
+    weight = _Exact(F("weight"))
     weighted = (
         KeyResult.objects.filter(objective=OuterRef("pk"), current_value__isnull=False)
         .order_by()
         .values("objective")
         .annotate(
-            mean=ExpressionWrapper(
-                Sum(F("weight") * key_result_progress()) / NullIf(Sum("weight"), Value(0.0)),
-                output_field=FloatField(),
+            mean=_as_float(
+                ExpressionWrapper(
+                    Sum(weight * _exact_progress("")) / NullIf(Sum(weight), Value(Decimal(0))),
+                    output_field=DecimalField(),
+                )
             )
         )
         .values("mean")

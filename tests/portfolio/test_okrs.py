@@ -162,6 +162,64 @@ def test_objective_without_key_results_or_weight_has_no_progress(org):
     assert empty.pk
 
 
+TINY = 5e-324  # the smallest positive float
+
+
+@pytest.mark.parametrize(
+    ("baseline", "target", "current", "expected"),
+    [
+        (-1e15, 1e15, 1e15, 1.0),  # the widest span, the target reached
+        (1e15, -1e15, -1e15, 1.0),  # the same, going down
+        (1e15, -1e15, 1e15, 0.0),
+        (0, TINY, 1e15, 1.0),  # (1e15 - 0) / 5e-324 is past any float: clamped to 1
+        (0, -TINY, 1e15, 0.0),
+        (0, 1e15, TINY, 0.0),  # 5e-339 is below any float: 0, not an underflow
+        (-1e15, 1e15, TINY, 0.5),
+        # A difference far below the values, from the numbers as written:
+        # (100000.00000000004 - 1e5) / (100000.0000000001 - 1e5) = 4e-11 / 1e-10.
+        (1e5, 1e5 + 1e-10, 1e5 + 5e-11, 0.4),
+        (0.1, 0.3, 0.2, 0.5),
+    ],
+)
+def test_progress_holds_for_the_extremes_of_the_allowed_range(
+    org, baseline, target, current, expected
+):
+    kr = manual_kr(org, objective(org), "kr", baseline, target, value=current)
+    assert progress_of(org, kr) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("weights", [(1e15, 1e15), (TINY, TINY), (TINY, 1e15), (1e15, 0)])
+def test_objective_progress_holds_for_extreme_weights(org, weights):
+    obj = objective(org)
+    manual_kr(org, obj, "a", 0, 10, weight=weights[0], value=5)  # 0.5
+    manual_kr(org, obj, "b", 0, TINY, weight=weights[1], value=1e15)  # 1.0
+    got = objectives_with_progress(organization=org).get(pk=obj.pk).progress
+    a, b = (w / max(weights) for w in weights)  # the same ratio, in floats that add up
+    assert got == pytest.approx((a * 0.5 + b * 1.0) / (a + b))
+
+
+def test_progress_of_numbers_stored_before_the_range_was_enforced(org):
+    """Rows written before the range held (any finite float) still read: progress
+    never raises a PostgreSQL overflow or underflow."""
+    obj = objective(org)
+    rows = {
+        "wide": (-1e308, 1e308, 1e308, 1.0),
+        "tiny-target": (0, 1e-308, 1e308, 1.0),
+        "tiny-current": (0, 1e308, TINY, 0.0),
+        "huge-back": (1e308, -1e308, 0, 0.5),
+    }
+    for slug in rows:
+        manual_kr(org, obj, slug, 0, 10, weight=1)
+    for slug, (baseline, target, current, _) in rows.items():
+        KeyResult.objects.filter(slug=slug).update(
+            baseline=baseline, target=target, current_value=current, weight=1e308
+        )
+    got = {kr.slug: kr.progress for kr in key_results_with_progress(organization=org)}
+    assert got == pytest.approx({slug: row[3] for slug, row in rows.items()})
+    objective_progress = objectives_with_progress(organization=org).get(pk=obj.pk).progress
+    assert objective_progress == pytest.approx(2.5 / 4)
+
+
 # --- Status ------------------------------------------------------------------------------
 
 
