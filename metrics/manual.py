@@ -19,7 +19,7 @@ from metrics.definitions import METRICS, Subject, keys_for
 from metrics.engine import DATE_RANGE_MAX, DATE_RANGE_MIN
 from metrics.models import ManualKpiValue, PeriodKind
 from metrics.snapshots import period_of
-from portfolio.models import Organization
+from portfolio.models import QUANTITY_MAX, Organization, quantity_range, quantity_shown
 from streams.models import ValueStream
 
 PERCENT_RANGE = (0.0, 100.0)
@@ -33,12 +33,17 @@ def _subject_type(subject: ValueStream | Journey) -> Subject:
 def _check_value(key: str, value: float) -> None:
     if not math.isfinite(value):
         raise ValidationError({"value": "Enter a number."})
-    low, high = (
-        NPS_RANGE if key == "nps" else PERCENT_RANGE if METRICS[key].unit == "%" else (0.0, None)
-    )
-    if value < low or (high is not None and value > high):
-        bounds = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
-        raise ValidationError({"value": f"{METRICS[key].label} is {bounds}; got {value:g}."})
+    if key == "nps" or METRICS[key].unit == "%":
+        low, high = NPS_RANGE if key == "nps" else PERCENT_RANGE
+        bounds = f"from {low:g} to {high:g}"
+    else:
+        # Durations, counts and amounts: 0 or more, up to the bound every number
+        # people give the app keeps (portfolio.models.validate_quantity).
+        low, high = 0.0, QUANTITY_MAX
+        bounds = quantity_range(low)
+    if not low <= value <= high:
+        shown = quantity_shown(value) if abs(value) > QUANTITY_MAX else f"{value:g}"
+        raise ValidationError({"value": f"{METRICS[key].label} is {bounds}; got {shown}."})
 
 
 @transaction.atomic
@@ -58,7 +63,7 @@ def manual_value_set(
     ``period_start`` must be the first day of a week (Monday), month or quarter,
     in the years 1900 to 2999;
     the value must be in the KPI's range (percentages 0..100, NPS -100..100,
-    durations, counts and amounts 0 or more)."""
+    durations, counts and amounts 0 to 10^15)."""
     subject_type = _subject_type(subject)
     what = subject_type.value.replace("_", " ")
     if subject.pk is None or subject.organization_id != organization.pk:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from portfolio.models import ModelEntity, OrgOwned, quarter_validator
+from portfolio.models import ModelEntity, OrgOwned, quarter_validator, validate_quantity
 
 
 class PeriodKind(models.TextChoices):
@@ -96,7 +96,7 @@ class ManualKpiValue(ModelEntity):
     period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
     period_start = models.DateField()  # the period's first day, in the organization's zone
     period_end = models.DateField()  # its last day
-    value = models.FloatField()
+    value = models.FloatField(validators=[validate_quantity])
     note = models.CharField(max_length=500, blank=True)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

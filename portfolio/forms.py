@@ -17,6 +17,7 @@ from portfolio.models import (
     ProductFamily,
     Role,
     Team,
+    validate_quantity,
 )
 from streams.models import ValueStream
 
@@ -239,7 +240,9 @@ class KeyResultForm(OrgModelForm):
 
 
 class CheckInForm(forms.Form):
-    value = forms.FloatField(widget=forms.NumberInput(attrs={"step": "any"}))
+    value = forms.FloatField(
+        widget=forms.NumberInput(attrs={"step": "any"}), validators=[validate_quantity]
+    )
     confidence = forms.IntegerField(
         min_value=0,
         max_value=10,

@@ -80,6 +80,9 @@ from portfolio.models import (
     Product,
     ProductFamily,
     Team,
+    quantity_in_range,
+    quantity_range,
+    quantity_shown,
     slug_validator,
 )
 from portfolio.okrs import key_results_current_refresh
@@ -595,14 +598,19 @@ class _Checker:
         return True
 
     def _number(self, path: str, value: object, minimum: float | None = None) -> bool:
+        """A key result's baseline, target or weight: a number within the range every
+        such number keeps (portfolio.models.validate_quantity), and ``minimum`` or more."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(path, f"expected a number, got {_describe(value)}")
             return False
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             self.error(path, f"expected a finite number, got {value}")
             return False
         if minimum is not None and value < minimum:
-            self.error(path, f"{value} is below {minimum:g}")
+            self.error(path, f"{quantity_shown(value)} is below {minimum:g}")
+            return False
+        if not quantity_in_range(value):
+            self.error(path, f"{quantity_shown(value)} is not a number {quantity_range(minimum)}")
             return False
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,6 +16,43 @@ slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
     "Use 1 to 50 lowercase letters, digits and inner hyphens.",
 )
+
+
+# The numbers people and files give the OKRs and the manual KPIs (a key result's
+# baseline, target and weight, a check-in's value, a manual KPI value) are floats.
+# Any real measure lies well within ±10^15 (a million billion); keeping them
+# there keeps what is computed from them (progress, weighted sums, chart axes,
+# report cells) far from the float's limits, where PostgreSQL answers "value
+# out of range: overflow". Pages, the API and both imports refuse any other.
+QUANTITY_MAX = 1e15
+
+
+def quantity_range(minimum: float | None = None) -> str:
+    """The allowed range as messages name it: ``from -1e15 to 1e15``, or from a
+    quantity's own ``minimum`` (a weight's 0)."""
+    low = "-1e15" if minimum is None else f"{minimum:g}"
+    return f"from {low} to 1e15"
+
+
+def quantity_shown(value: float) -> str:
+    """A number as a message quotes it: as written, or in 6 digits when long (a
+    whole number of 400 digits is too big for a float, so not formatted as one)."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{Decimal(value):.6g}"
+
+
+def quantity_in_range(value: float) -> bool:
+    """Whether ``value`` is from -10^15 to 10^15 (``QUANTITY_MAX``): False for an
+    infinity, NaN, or a whole number past any float."""
+    # Written so that NaN fails too: every comparison with it is false. A Python
+    # int compares exactly, however many digits it has.
+    return -QUANTITY_MAX <= value <= QUANTITY_MAX
+
+
+def validate_quantity(value: float) -> None:
+    """The validator of every such number's field, form field and file reader."""
+    if not quantity_in_range(value):
+        raise ValidationError(f"Enter a number {quantity_range()}.", code="out_of_range")
 
 
 def validate_time_zone(value: str) -> None:
@@ -361,10 +399,10 @@ class KeyResult(ModelEntity):
     objective = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="key_results")
     slug = models.SlugField(max_length=50, validators=[slug_validator])
     title = models.CharField(max_length=300)
-    baseline = models.FloatField()
-    target = models.FloatField()
+    baseline = models.FloatField(validators=[validate_quantity])
+    target = models.FloatField(validators=[validate_quantity])
     unit = models.CharField(max_length=30, blank=True)
-    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0)])
+    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0), validate_quantity])
     metric_value_stream = models.ForeignKey(
         "streams.ValueStream", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -405,7 +443,7 @@ class CheckIn(OrgOwned):
     key_result = models.ForeignKey(KeyResult, on_delete=models.CASCADE, related_name="check_ins")
     at = models.DateTimeField(default=timezone.now)
     # Null only for a reading whose metric is undefined (an empty denominator).
-    value = models.FloatField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True, validators=[validate_quantity])
     # How sure the author is that the target will be met, 0 (not at all) to 10.
     confidence = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(10)]

@@ -61,6 +61,9 @@ from portfolio.models import (
     Membership,
     Organization,
     Role,
+    quantity_in_range,
+    quantity_range,
+    quantity_shown,
     quarter_validator,
     slug_validator,
 )
@@ -690,6 +693,11 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(name, f"expected a number, found {_describe(value)}")
+            return None
+        # Every number of the file is a quantity of portfolio.models.validate_quantity:
+        # a key result's current value, a check-in's, a manual KPI value.
+        if not quantity_in_range(value):
+            self.problem(name, f"{quantity_shown(value)} is not a number {quantity_range()}")
             return None
         return float(value)
 

@@ -63,7 +63,12 @@ def test_a_value_per_subject_key_and_period_is_replaced_not_duplicated(tenant_a,
         ({"period_kind": "year"}, "'year' is not one of week, month, quarter"),
         ({"value": 101}, "Net Promoter Score is from -100 to 100; got 101"),
         ({"key": "conversion_rate", "value": -1}, "Conversion rate is from 0 to 100; got -1"),
-        ({"key": "claim_cost_avg", "value": -5}, "Average claim cost is 0 or more; got -5"),
+        ({"key": "claim_cost_avg", "value": -5}, "Average claim cost is from 0 to 1e15; got -5"),
+        (
+            {"key": "claim_cost_avg", "value": 1e308},
+            "Average claim cost is from 0 to 1e15; got 1e+308",
+        ),
+        ({"value": float("inf")}, "Enter a number."),
         ({"value": float("nan")}, "Enter a number."),
     ],
 )
@@ -203,3 +208,39 @@ def test_the_api_and_the_page_refuse_a_period_outside_the_supported_years(
     )
     with organization_context(tenant_a.org.pk):
         assert not ManualKpiValue.objects.filter(organization=tenant_a.org).exists()
+
+
+def test_the_api_and_the_page_refuse_a_value_past_the_range_naming_the_field(tenant_a, journey):
+    """A count, duration or amount is 0 or more, and at most 10^15 like every number
+    people give the app; 1e308 was stored, and drawn past any chart's axis."""
+    editor = client_for(tenant_a.editor)
+    body = {
+        "subject_type": "journey",
+        "subject": "get-cover",
+        "key": "claim_cost_avg",
+        "period_kind": "quarter",
+        "period_start": "2026-07-01",
+        "value": 1e308,
+    }
+    answer = send(editor, "post", "manual-kpis/", body)
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"value": ["Enter a number from -1e15 to 1e15."]},
+    )
+    answer = send(editor, "post", "manual-kpis/", {**body, "value": -1})
+    assert answer.json() == {"value": ["Average claim cost is from 0 to 1e15; got -1."]}
+    form = {
+        "subject": f"journey:{journey.pk}",
+        "key": "claim_cost_avg",
+        "period_kind": "quarter",
+        "period_start": "2026-07-01",
+        "value": "1e16",
+        "note": "",
+    }
+    page = editor.post(reverse("manual_kpis", args=[tenant_a.org.slug]), form)
+    assert page.status_code == 400
+    assert "Average claim cost is from 0 to 1e15; got 1e+16." in page.content.decode()
+    with organization_context(tenant_a.org.pk):
+        assert not ManualKpiValue.objects.filter(organization=tenant_a.org).exists()
+    body["value"] = 1e15
+    assert send(editor, "post", "manual-kpis/", body).status_code == 201

@@ -28,6 +28,7 @@ from metrics.reports.escape import escape_formula
 from metrics.reports.pdf import report_context, report_pdf
 from metrics.series import CFD_STATES
 from portfolio.models import KeyResult, Objective, Organization
+from portfolio.okrs import check_in_create
 from portfolio.services import key_result_save, objective_save
 from portfolio.tenancy import organization_context
 from streams.models import ValueStream
@@ -126,6 +127,38 @@ def test_the_csv_has_the_okrs_with_progress_in_percent(tmp_path, history):
         ("objective", "safely", "progress", "%", ""),
     ]
     assert all(r["previous_value"] == r["delta"] == "" for r in rows if r["section"] == "okr")
+
+
+def test_key_results_at_the_ends_of_the_range_export_in_every_format(tmp_path, tenant_a, history):
+    """Numbers up to 10^15 either way, and a target a hair from its baseline, give
+    progress (clamped) in every format; PostgreSQL's overflow used to stop the report."""
+    org = tenant_a.org
+    with organization_context(org.pk):
+        for slug, baseline, target, current in (
+            ("wide", -1e15, 1e15, 1e15),
+            ("hair", 0, 1e-308, 1e15),
+        ):
+            kr = key_result_save(
+                organization=org,
+                key_result=KeyResult(
+                    objective=history["safely"],
+                    slug=slug,
+                    title=slug.title(),
+                    baseline=baseline,
+                    target=target,
+                    weight=1e15,
+                ),
+            )
+            check_in_create(organization=org, key_result=kr, value=current)
+    rows = csv_rows(export(tmp_path, "csv"))
+    progress = {r["subject"]: r["value"] for r in rows if r["metric"] == "progress"}
+    assert (progress["safely"], progress["safely/wide"], progress["safely/hair"]) == (
+        "100.0",
+        "100.0",
+        "100.0",
+    )
+    assert load_workbook(export(tmp_path, "xlsx", "--recompute"))
+    assert "Ship safely" in pdf_text(export(tmp_path, "pdf", "--recompute"))
 
 
 # --- Freezing -----------------------------------------------------------------------------

@@ -557,6 +557,19 @@ BAD_FILES = [
     ),
     (edits({f"{KR}.weight": -1}), [f"{KR}.weight: -1 is below 0"]),
     (
+        edits({f"{KR}.baseline": -1e308, f"{KR}.target": 1e308}),
+        [
+            f"{KR}.baseline: -1e+308 is not a number from -1e15 to 1e15",
+            f"{KR}.target: 1e+308 is not a number from -1e15 to 1e15",
+        ],
+    ),
+    (
+        # A whole number too big for a float at all.
+        edits({f"{KR}.target": 10**400}),
+        [f"{KR}.target: 1.00000e+400 is not a number from -1e15 to 1e15"],
+    ),
+    (edits({f"{KR}.weight": 1e16}), [f"{KR}.weight: 1e+16 is not a number from 0 to 1e15"]),
+    (
         edits({"objectives[0].journeys": ["get-cover", "get-cover"]}),
         ["objectives[0].journeys[1]: 'get-cover' is listed twice (also [0])"],
     ),

@@ -162,3 +162,62 @@ def test_query_counts_do_not_grow_with_rows(path, tenant_a):
     few = _queries(viewer, path)
     build(tenant_a.org, 30, prefix="more-")
     assert _queries(viewer, path) == few
+
+
+RANGE = "Enter a number from -1e15 to 1e15."
+
+
+def test_numbers_outside_the_range_are_refused_naming_the_field(tenant_a):
+    """A key result from -1e308 to 1e308 and a check-in of 1e308 used to be saved, and
+    every read of the key results then failed with PostgreSQL's overflow."""
+    build(tenant_a.org)
+    editor = client_for(tenant_a.editor)
+    body = {"objective": "o0", "slug": "huge", "title": "Huge", "baseline": -1e308}
+    answer = send(editor, "post", "key-results/", {**body, "target": 1e308})
+    assert (answer.status_code, answer.json()) == (400, {"baseline": [RANGE], "target": [RANGE]})
+    answer = send(editor, "post", "key-results/", {**body, "baseline": 0, "target": 1e16})
+    assert (answer.status_code, answer.json()) == (400, {"target": [RANGE]})
+    kr_id = get(editor, "key-results/", objective="o0").json()["results"][0]["id"]
+    answer = send(editor, "patch", f"key-results/{kr_id}/", {"weight": 1e300})
+    assert (answer.status_code, answer.json()) == (400, {"weight": [RANGE]})
+    answer = send(editor, "post", "check-ins/", {"key_result": "o0/trained", "value": 1e308})
+    assert (answer.status_code, answer.json()) == (400, {"value": [RANGE]})
+    with organization_context(tenant_a.org.pk):
+        assert list(KeyResult.objects.values_list("slug", "baseline", "target", "weight")) == [
+            ("trained", 0, 10, 1),
+            ("velocity", 0, 10, 1),
+        ]
+        assert not CheckIn.objects.filter(source="manual").exists()
+    assert get(editor, "key-results/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("baseline", "target", "value", "progress"),
+    [
+        (-1e15, 1e15, 1e15, 100.0),
+        (0, 1e-308, 1e15, 100.0),  # a target a hair from the baseline: clamped
+        (0, 5e-324, -1e15, 0.0),
+        (1e15, -1e15, 5e-324, 50.0),
+        (0, 1e15, 5e-324, 0.0),
+    ],
+)
+def test_the_extremes_of_the_range_are_saved_and_read_everywhere(
+    tenant_a, baseline, target, value, progress
+):
+    build(tenant_a.org)
+    editor = client_for(tenant_a.editor)
+    body = {"objective": "o0", "slug": "edge", "title": "Edge", "weight": 1e15}
+    created = send(editor, "post", "key-results/", {**body, "baseline": baseline, "target": target})
+    assert created.status_code == 201, created.json()
+    checked = send(editor, "post", "check-ins/", {"key_result": "o0/edge", "value": value})
+    assert checked.status_code == 201, checked.json()
+    krs = get(editor, "key-results/", objective="o0")
+    assert krs.status_code == 200
+    edge = next(kr for kr in krs.json()["results"] if kr["slug"] == "edge")
+    assert (edge["baseline"], edge["target"], edge["current"]) == (baseline, target, value)
+    assert edge["progress"] == progress
+    objectives = get(editor, "objectives/")
+    assert objectives.status_code == 200
+    # Weighted 1e15 against the other two key results' 1 each (0 and unmeasured).
+    assert objectives.json()["results"][0]["progress"] == pytest.approx(progress, abs=1e-4)
+    assert get(editor, f"key-results/{edge['id']}/").status_code == 200

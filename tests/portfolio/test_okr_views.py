@@ -997,3 +997,60 @@ def test_an_editor_links_and_unlinks_an_objective_from_the_value_stream_page(ten
 def test_the_navigation_leads_to_the_board(tenant_a):
     html = client_for(tenant_a.viewer).get("/o/org-a/").content.decode()
     assert '<a href="/o/org-a/okrs/">OKRs</a>' in html
+
+
+# --- Numbers at and past the ends of the range ---------------------------------------
+
+RANGE = "Enter a number from -1e15 to 1e15."
+
+
+def test_numbers_outside_the_range_are_refused_on_the_forms(tenant_a):
+    okrs = make_okrs(tenant_a)
+    editor = client_for(tenant_a.editor)
+    new = f"/o/org-a/okrs/{okrs.lone.pk}/key-results/new/"
+    page = editor.post(new, kr_data(baseline="-1e308", target="1e308", weight="1e16"))
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert html.count(RANGE) == 3, html  # baseline, target and weight
+    assert 'value="Claims reopened"' in html  # nothing typed is lost
+    assert count(KeyResult, org=tenant_a.org, objective=okrs.lone) == 0
+    url = f"/o/org-a/okrs/key-results/{okrs.manual.pk}/check-ins/"
+    inline = editor.post(url, {"value": "1e308", "place": "board"}, **HTMX)
+    assert inline.status_code == 200
+    assert f"Value: {RANGE}" in inline.content.decode()
+    page = editor.post(url, {"value": "-1e16", "place": "board"})
+    assert page.status_code == 400
+    assert f"Value: {RANGE}" in page.content.decode()
+    assert count(CheckIn, org=tenant_a.org, source="manual") == 0
+
+
+@pytest.mark.parametrize(
+    ("baseline", "target", "values", "percent"),
+    [
+        ("-1e15", "1e15", ["1e15"], "100%"),
+        ("0", "1e-308", ["1e15"], "100%"),  # a target a hair from the baseline
+        ("1e15", "-1e15", ["5e-324", "-1e15", "1e15"], "0%"),
+        ("0", "5e-324", [], "—"),  # no check-in yet: only the baseline and the target
+    ],
+)
+def test_the_extremes_of_the_range_show_on_the_board_and_the_objective_page(
+    tenant_a, baseline, target, values, percent
+):
+    okrs = make_okrs(tenant_a)
+    editor = client_for(tenant_a.editor)
+    data = kr_data(title="Edge", baseline=baseline, target=target, weight="1e15")
+    response = editor.post(f"/o/org-a/okrs/{okrs.lone.pk}/key-results/new/", data)
+    assert response.status_code == 302
+    with organization_context(tenant_a.org.pk):
+        kr = KeyResult.objects.get(organization=tenant_a.org, objective=okrs.lone)
+    for value in values:
+        response = editor.post(
+            f"/o/org-a/okrs/key-results/{kr.pk}/check-ins/", {"value": value, "place": "board"}
+        )
+        assert response.status_code == 302
+    html = board(editor, f"?quarter={okrs.quarter}")
+    card = html[html.index(f'id="kr-{kr.pk}"') :]
+    assert f'data-testid="kr-percent">{percent}<' in card
+    page = editor.get(f"/o/org-a/okrs/{okrs.lone.pk}/")
+    assert page.status_code == 200
+    assert 'aria-labelledby="kr' in page.content.decode()  # the history chart

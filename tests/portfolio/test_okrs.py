@@ -163,6 +163,7 @@ def test_objective_without_key_results_or_weight_has_no_progress(org):
 
 
 TINY = 5e-324  # the smallest positive float
+RANGE = "Enter a number from -1e15 to 1e15."
 
 
 @pytest.mark.parametrize(
@@ -218,6 +219,30 @@ def test_progress_of_numbers_stored_before_the_range_was_enforced(org):
     assert got == pytest.approx({slug: row[3] for slug, row in rows.items()})
     objective_progress = objectives_with_progress(organization=org).get(pk=obj.pk).progress
     assert objective_progress == pytest.approx(2.5 / 4)
+
+
+@pytest.mark.parametrize("field", ["baseline", "target", "weight"])
+@pytest.mark.parametrize("number", [1e308, -1e308, 1e15 * (1 + 1e-15), float("inf")])
+def test_a_key_result_refuses_a_number_outside_the_range(org, field, number):
+    obj = objective(org)
+    values = {"baseline": 0.0, "target": 10.0, "weight": 1.0, field: number}
+    kr = KeyResult(objective=obj, slug="kr", title="kr", **values)
+    with pytest.raises(ValidationError) as caught:
+        key_result_save(organization=org, key_result=kr)
+    assert caught.value.message_dict[field] == [RANGE] or (
+        field == "weight" and RANGE in caught.value.message_dict[field]
+    )
+    assert not KeyResult.objects.exists()
+
+
+def test_a_check_in_refuses_a_number_outside_the_range(org):
+    kr = manual_kr(org, objective(org), "kr", -1e15, 1e15)
+    for number in (1e308, -1e308, 1.0000000000000002e15):
+        with pytest.raises(ValidationError) as caught:
+            check_in_create(organization=org, key_result=kr, value=number)
+        assert caught.value.message_dict == {"value": [RANGE]}
+    check_in_create(organization=org, key_result=kr, value=-1e15)
+    assert list(CheckIn.objects.values_list("value", flat=True)) == [-1e15]
 
 
 # --- Status ------------------------------------------------------------------------------

@@ -468,6 +468,26 @@ def _set(path: tuple, value):
             _set(("manual_kpi_values", 0, "period_start"), "2026-08-02"),
             "manual_kpi_values[0].period_start: 2026-08-02 is not the first day of a month",
         ),
+        (
+            _set(("okr_history", 0, "current"), 1e308),
+            "okr_history[0].current: 1e+308 is not a number from -1e15 to 1e15",
+        ),
+        (
+            _set(("okr_history", 0, "current"), -(10**400)),
+            "okr_history[0].current: -1.00000e+400 is not a number from -1e15 to 1e15",
+        ),
+        (
+            _set(("okr_history", 0, "check_ins", 0, "value"), -1e308),
+            "okr_history[0].check_ins[0].value: -1e+308 is not a number from -1e15 to 1e15",
+        ),
+        (
+            _set(("manual_kpi_values", 0, "value"), 1e16),
+            "manual_kpi_values[0].value: 1e+16 is not a number from -1e15 to 1e15",
+        ),
+        (
+            _set(("model", "objectives", 0, "key_results", 0, "target"), 1e308),
+            "model.objectives[0].key_results[0].target: 1e+308 is not a number from -1e15 to 1e15",
+        ),
         (_set(("members", 1, "role"), "owner"), "members[1].role: 'owner' is not one of admin"),
         (
             _set(("model", "value_streams", 0, "parent"), "nowhere"),
