@@ -30,9 +30,9 @@ from journeys.models import (
     Touchpoint,
 )
 from metrics import charts, journey_series
-from metrics.definitions import METRICS
+from metrics.definitions import JOURNEY_KEYS, METRICS
 from metrics.engine import Period, Value
-from metrics.journey_kpis import JOURNEY_KEYS, journey_metrics
+from metrics.journey_kpis import journey_metrics
 from metrics.manual import manual_values
 from metrics.models import KpiSnapshot, PeriodKind
 from metrics.snapshots import period_of

@@ -49,14 +49,6 @@ WEAKNESS_RULE = (
     "more), then lower emotion, then lower stage conversion; each stage follows its "
     "weakest touchpoint."
 )
-# Column heads short enough for one line; the full label is the head's title.
-SHORT_LABELS = {
-    "flow_time_median_days": "Flow time (median)",
-    "flow_load": "Flow load (WIP)",
-    "flow_efficiency": "Flow efficiency",
-    "change_failure_rate": "Change failure rate",
-    "time_to_restore_median_hours": "Time to restore (median)",
-}
 ORDERS = ("weakest", "journey")
 MINUS = "\u2212"  # as the journey map writes negative scores
 
@@ -450,7 +442,8 @@ def journey_delivery(request: HttpRequest, journey_id: int) -> HttpResponse:
             "stream_count": len({d.stream.pk for row in rows for d in row.streams}),
             "report_year": org.dora_report_year,
             "can_edit": role_at_least(request.membership.role, Role.EDITOR),
-            "delivery_heads": [(SHORT_LABELS[k], METRICS[k].label) for k in DELIVERY_KEYS],
+            # Column heads short enough for one line; the full label is the head's title.
+            "delivery_heads": [(METRICS[k].short_label, METRICS[k].label) for k in DELIVERY_KEYS],
         }
     )
     return render(request, "journeys/delivery.html", ctx)

@@ -30,6 +30,8 @@ from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DayLocator, date2num
 from matplotlib.figure import Figure
 
+from metrics.definitions import METRICS
+
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
@@ -313,7 +315,7 @@ def nps_trend_svg(weeks: Sequence[dt.date], nps: Sequence[float | None]) -> str:
             ax.axhline(0, color=MUTED, linewidth=0.8)
             # Markers: a week between two gaps is still seen.
             ax.plot(weeks, ys, marker="o", markersize=3, color=LINE_COLORS[0])
-            ax.set_ylabel("NPS")
+            ax.set_ylabel(METRICS["nps"].short_label)
             # A little beyond the scale, so a week at -100 or 100 is not cut in half.
             ax.set_ylim(-108, 108)
             ax.set_yticks([-100, -50, 0, 50, 100])

@@ -25,13 +25,11 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
-from metrics.definitions import FLOW_TYPES, Subject, keys_for
+from metrics.definitions import FLOW_KEYS, FLOW_TYPES
 from portfolio.models import Organization
 
 Value = int | float | None
 
-FLOW_KEYS = [k for k in keys_for(Subject.VALUE_STREAM) if k.startswith("flow_")]
-DORA_KEYS = [k for k in keys_for(Subject.VALUE_STREAM) if not k.startswith("flow_")]
 ROUND_DIGITS = 4
 # Only this environment counts (docs/metrics.md#deployments-changes-and-incidents).
 PRODUCTION = "production"

@@ -18,12 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from metrics.definitions import Subject, keys_for
+from metrics.definitions import JOURNEY_KEYS
 from metrics.engine import Period, Value, _ratio, _rows
 from portfolio.models import Organization
-
-JOURNEY_KEYS = keys_for(Subject.JOURNEY)
-
 
 # A journey instance (docs/metrics.md#journey-events): the ref of a stage_entered event
 # where given (an application, a claim), else its customer. SQL over an event aliased

@@ -13,11 +13,6 @@ from typing import Any
 from metrics.definitions import METRICS, Better
 from metrics.engine import Value
 
-# Digits shown after the decimal point, by unit: NPS is quoted as a whole number,
-# amounts to the cent.
-DIGITS = {"items": 0, "%": 0, "days": 1, "hours": 1, "per day": 2, "score": 0, "amount": 2}
-
-
 # Digits a tile adds, at most, to tell its value from the previous one.
 MAX_EXTRA_DIGITS = 3
 # The words of a difference in a unit, singular and plural: a difference of
@@ -41,7 +36,7 @@ def metric_display(key: str, value: Value) -> str:
     """A metric's value as the pages show it: its unit's digits, "—" for none."""
     if value is None:
         return "—"
-    return _format(value, DIGITS.get(METRICS[key].unit, 1))
+    return _format(value, METRICS[key].digits)
 
 
 def _digits_apart(value: float, previous: float, digits: int) -> int:
@@ -100,7 +95,7 @@ def metric_tile(key: str, value: Value, previous: Value) -> dict[str, Any]:
         tile["note"] = "no previous figure"
         return tile
     delta = value - previous
-    digits = DIGITS.get(metric.unit, 1)
+    digits = metric.digits
     if metric.unit == "score":
         if round(delta) == 0:
             return tile

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 
 from metrics import bands, charts, series
 from metrics.cache import metrics_cached
-from metrics.definitions import FLOW_TYPES
+from metrics.definitions import DORA_KEYS, FLOW_TYPES
 from metrics.engine import (
     Period,
     Value,
@@ -45,12 +45,6 @@ HEADLINE_KEYS = (
     "flow_time_p85_days",
     "flow_load",
     "flow_efficiency",
-)
-DORA_KEYS = (
-    "deployment_frequency_per_day",
-    "lead_time_for_changes_median_hours",
-    "change_failure_rate",
-    "time_to_restore_median_hours",
 )
 OVERVIEW_KEYS = ("flow_velocity", "flow_time_median_days", "flow_load", "flow_efficiency")
 # A custom range is computed live, day by day for the charts: keep it bounded.

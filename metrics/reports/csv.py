@@ -45,7 +45,7 @@ def report_rows(data: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     """The CSV's rows (without the header) as Python values: None for null."""
     for vs in data["value_streams"]:
         for key in keys_for(Subject.VALUE_STREAM):
-            section = "flow" if key.startswith("flow_") else "dora"
+            section = METRICS[key].family.value
             now, before = vs["metrics"][key], vs["previous"][key]
             yield (
                 section,
@@ -61,7 +61,7 @@ def report_rows(data: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
         for key in keys_for(Subject.JOURNEY):
             now, before = j["metrics"][key], j["previous"][key]
             yield (
-                "journey",
+                METRICS[key].family.value,
                 "journey",
                 j["slug"],
                 key,

@@ -30,9 +30,8 @@ from django.utils import timezone
 
 from journeys.models import Journey
 from metrics import bands, journey_series, series
-from metrics.definitions import DEFINITIONS_VERSION
+from metrics.definitions import DEFINITIONS_VERSION, DORA_KEYS
 from metrics.engine import (
-    DORA_KEYS,
     ROUND_DIGITS,
     Period,
     kpis_for_period,

@@ -16,8 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from metrics import charts
-from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
-from metrics.engine import DORA_KEYS, FLOW_KEYS
+from metrics.definitions import DORA_KEYS, FLOW_KEYS, FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.reports.data import (
     SUMMARY_JOURNEY_KEYS,
     SUMMARY_STREAM_KEYS,
@@ -29,18 +28,6 @@ from metrics.series import CFD_STATES
 from metrics.tiles import metric_tile
 from portfolio.okrs import Status
 
-SHORT_LABELS = {
-    "flow_velocity": "Velocity",
-    "flow_time_median_days": "Flow time, median",
-    "flow_efficiency": "Flow efficiency",
-    "flow_load": "Flow load",
-    "deployment_frequency_per_day": "Deploys per day",
-    "change_failure_rate": "Change failure rate",
-    "nps": "NPS",
-    "conversion_rate": "Conversion",
-    "journey_lead_time_median_days": "Lead time, median",
-    "retention_rate": "Retention",
-}
 UNIT_SUFFIX = {"%": "%", "days": " d", "hours": " h"}
 
 
@@ -62,7 +49,7 @@ def _row(key: str, now: Any, before: Any) -> dict[str, Any]:
     tile = metric_tile(key, now, before)
     return {
         **tile,
-        "short": SHORT_LABELS.get(key, METRICS[key].label),
+        "short": METRICS[key].short_label,
         "display": _suffix(key, tile["display"]),
         "previous_display": _suffix(key, tile["previous_display"]),
     }
@@ -196,8 +183,8 @@ def report_context(data: dict[str, Any]) -> dict[str, Any]:
         )
         if objectives
         else None,
-        "summary_stream_labels": [SHORT_LABELS[k] for k in SUMMARY_STREAM_KEYS],
-        "summary_journey_labels": [SHORT_LABELS[k] for k in SUMMARY_JOURNEY_KEYS],
+        "summary_stream_labels": [METRICS[k].short_label for k in SUMMARY_STREAM_KEYS],
+        "summary_journey_labels": [METRICS[k].short_label for k in SUMMARY_JOURNEY_KEYS],
     }
 
 

@@ -21,8 +21,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from metrics.definitions import FLOW_TYPES, METRICS, Subject, keys_for
-from metrics.engine import DORA_KEYS, FLOW_KEYS
+from metrics.definitions import DORA_KEYS, FLOW_KEYS, FLOW_TYPES, METRICS, Subject, keys_for
 from metrics.reports.csv import delta
 from metrics.reports.data import SUMMARY_STREAM_KEYS, progress_percent, report_local_time
 from metrics.reports.escape import escape_formula
@@ -42,6 +41,8 @@ UNIT_FORMATS = {
 }
 # Keys whose values are not whole numbers although their unit usually is.
 KEY_FORMATS = {"flow_load_avg": "#,##0.0"}
+# The weekly flow time columns: the period's metrics, week by week.
+WEEKLY_FLOW_TIME_KEYS = ("flow_time_median_days", "flow_time_p85_days")
 OTHER_FORMAT = "#,##0.0#"  # a key result's own unit, whatever it is
 DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm"
@@ -233,9 +234,13 @@ def _summary(book: _Book, data: dict[str, Any]) -> None:
     sheet.set_column(1, len(headers) - 1, 15)
 
 
-def _header(key: str, quarter: str) -> str:
+def _unit_header(key: str) -> str:
     metric = METRICS[key]
-    return f"{metric.label} ({metric.unit}), {quarter}"
+    return f"{metric.label} ({metric.unit})"
+
+
+def _header(key: str, quarter: str) -> str:
+    return f"{_unit_header(key)}, {quarter}"
 
 
 def _change_header(data: dict[str, Any]) -> str:
@@ -333,7 +338,7 @@ def _okrs(book: _Book, data: dict[str, Any]) -> None:
 
 def _weekly_flow(book: _Book, data: dict[str, Any]) -> None:
     headers = ["Value stream", "Slug", "Week (Monday)", *(t.capitalize() for t in FLOW_TYPES)]
-    headers += ["Items done", "Flow time median (days)", "Flow time p85 (days)"]
+    headers += ["Items done", *(_unit_header(k) for k in WEEKLY_FLOW_TIME_KEYS)]
     table = _Table(book, "Weekly series", headers)
     whole, days = book.number("#,##0"), book.number("0.0")
     for vs in data["value_streams"]:
@@ -353,7 +358,8 @@ def _weekly_flow(book: _Book, data: dict[str, Any]) -> None:
 
 
 def _weekly_nps(book: _Book, data: dict[str, Any]) -> None:
-    table = _Table(book, "Weekly NPS", ["Journey", "Slug", "Week (Monday)", "NPS", "Responses"])
+    nps = METRICS["nps"].short_label
+    table = _Table(book, "Weekly NPS", ["Journey", "Slug", "Week (Monday)", nps, "Responses"])
     for j in data["journeys"]:
         weekly = j["weekly_nps"]
         for n, week in enumerate(weekly["weeks"]):

@@ -211,7 +211,7 @@ def test_tiles_show_every_kpi_with_its_change_judged_by_direction(tenant_a):
     org = tenant_a.org
     journey = build(org)
     t = tiles(client_for(tenant_a.viewer).get(dashboard_url(org, journey)))
-    assert list(t) == JOURNEY_KEYS
+    assert tuple(t) == JOURNEY_KEYS
     # NPS Q3: 10, 9, 3, 6, 8, 9: 100 * (3 - 2) / 6 = 16.7; Q2: 10, 10, 9, 0:
     # 100 * (3 - 1) / 4 = 50. A score through zero changes in points, not percent:
     # 16.7 - 50 = -33.3 points, worse (up is better).
