@@ -39,6 +39,22 @@ def metric_display(key: str, value: Value) -> str:
     return _format(value, METRICS[key].digits)
 
 
+def metric_text(key: str, value: Value) -> str:
+    """A metric's value with its digits and unit, as a sentence or a cell says it:
+    "6.3 days", "1 item", "42%", "0.50 per day"; "—" for none. A score and an amount
+    stand alone (an NPS is no count of points; amounts carry no currency)."""
+    shown = metric_display(key, value)
+    if value is None:
+        return shown
+    unit = METRICS[key].unit
+    if unit == "%":
+        return f"{shown}%"
+    if unit in UNITLESS or unit == "score":
+        return shown
+    singular, plural = UNIT_WORDS.get(unit, (unit, unit))
+    return f"{shown} {singular if shown == '1' else plural}"
+
+
 def _digits_apart(value: float, previous: float, digits: int) -> int:
     """The fewest digits from ``digits`` on that show the two values differently."""
     for more in range(digits, digits + MAX_EXTRA_DIGITS + 1):
