@@ -79,14 +79,14 @@ QUARTERS_AFTER = 2
 # The board indents aligned objectives up to this depth (deeper ones line up with it).
 MAX_INDENT = 4
 # The headline metrics shown for each linked subject on an objective's page.
-STREAM_KEYS = (
+LINKED_STREAM_KEYS = (
     "flow_velocity",
     "flow_time_median_days",
     "flow_load",
     "deployment_frequency_per_day",
     "change_failure_rate",
 )
-JOURNEY_KEYS = ("nps", "conversion_rate", "journey_lead_time_median_days")
+LINKED_JOURNEY_KEYS = ("nps", "conversion_rate", "journey_lead_time_median_days")
 
 
 def _can_edit(request: HttpRequest) -> bool:
@@ -398,11 +398,19 @@ def _subject_metrics(
     return {
         "to_date": dates,
         "streams": [
-            {**vs, "tiles": tiles(stream_values.get(vs["id"], {}), STREAM_KEYS, metric_display)}
+            {
+                **vs,
+                "tiles": tiles(stream_values.get(vs["id"], {}), LINKED_STREAM_KEYS, metric_display),
+            }
             for vs in progress.value_streams
         ],
         "journeys": [
-            {**j, "tiles": tiles(journey_values.get(j["id"], {}), JOURNEY_KEYS, metric_display)}
+            {
+                **j,
+                "tiles": tiles(
+                    journey_values.get(j["id"], {}), LINKED_JOURNEY_KEYS, metric_display
+                ),
+            }
             for j in progress.journeys
         ],
     }
