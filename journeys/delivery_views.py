@@ -24,7 +24,7 @@ from metrics.definitions import METRICS
 from metrics.engine import Value, value_stream_metrics
 from metrics.journey_delivery import StageTouchpointMetrics, stage_touchpoint_metrics
 from metrics.tiles import metric_display
-from portfolio.models import Component, Organization, Role, Team, role_at_least
+from portfolio.models import Component, Organization, Team
 from portfolio.tenancy import get_for_request, org_view
 from streams.dashboard_views import PeriodChoice, _period_context
 from streams.models import StageComponent, ValueStream
@@ -441,7 +441,6 @@ def journey_delivery(request: HttpRequest, journey_id: int) -> HttpResponse:
             "linked_count": sum(1 for row in rows if row.streams),
             "stream_count": len({d.stream.pk for row in rows for d in row.streams}),
             "report_year": org.dora_report_year,
-            "can_edit": role_at_least(request.membership.role, Role.EDITOR),
             # Column heads short enough for one line; the full label is the head's title.
             "delivery_heads": [(METRICS[k].short_label, METRICS[k].label) for k in DELIVERY_KEYS],
         }

@@ -33,17 +33,13 @@ from journeys.forms import (
     TouchpointForm,
 )
 from journeys.models import Journey, JourneyStage, Touchpoint
-from portfolio.models import Role, role_at_least
+from portfolio.models import Role, may_edit
 from portfolio.tenancy import get_for_request, org_view
 
 LIST = "journeys/list.html"
 MAP = "journeys/map.html"
 EDIT = "journeys/edit.html"
 PAGE_SIZE = 25
-
-
-def _can_edit(request: HttpRequest) -> bool:
-    return role_at_least(request.membership.role, Role.EDITOR)
 
 
 def _add_service_errors(form: Form, exc: ValidationError) -> None:
@@ -71,11 +67,10 @@ def _list_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     page = Paginator(selectors.journeys_list(organization=org, search=search), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    can_edit = _can_edit(request)
+    can_edit = may_edit(request.membership)
     return {
         "page": page,
         "q": search,
-        "can_edit": can_edit,
         "form": JourneyForm(organization=org) if can_edit else None,
         **extra,
     }
@@ -103,7 +98,7 @@ def journey_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Journey “{journey.name}” was created.")
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if request.htmx:
-        return render(request, f"{LIST}#create-form", {"form": form, "can_edit": True})
+        return render(request, f"{LIST}#create-form", {"form": form})
     return render(request, LIST, _list_context(request, form=form), status=400)
 
 
@@ -117,7 +112,6 @@ def _board_context(request: HttpRequest, journey: Journey, **extra: Any) -> dict
         "stages": stages,
         "curve": selectors.emotion_curve(stages),
         "touchpoint_count": sum(len(stage.touchpoints.all()) for stage in stages),
-        "can_edit": _can_edit(request),
         "stage_add_form": JourneyStageAddForm(),
         "flag_labels": FLAG_LABELS,
         **extra,
@@ -146,7 +140,6 @@ def _form(
     request: HttpRequest, partial: str, context: dict[str, Any], *, title: str, invalid: bool
 ) -> HttpResponse:
     """An edit form: the partial for htmx, else a page of its own (reachable without JS)."""
-    context = {"can_edit": True, **context}
     if request.htmx:
         return render(request, f"{MAP}#{partial}", context)
     context |= {"form_partial": f"{MAP}#{partial}", "title": title}
@@ -378,7 +371,7 @@ def journey_touchpoint_edit(request: HttpRequest, touchpoint_id: int) -> HttpRes
             # Moved to another stage: both columns change.
             return _board(request, touchpoint.journey)
         fresh = _touchpoint(request, touchpoint.pk)
-        return render(request, f"{MAP}#touchpoint", {"tp": fresh, "can_edit": True})
+        return render(request, f"{MAP}#touchpoint", {"tp": fresh})
     return _form(
         request,
         "touchpoint-form",

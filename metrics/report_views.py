@@ -24,7 +24,7 @@ from metrics.reports.exports import (
     report_file_download,
     report_files_ready,
 )
-from portfolio.models import Role, role_at_least
+from portfolio.models import Role, may_edit
 from portfolio.tenancy import get_for_request, org_view
 
 
@@ -49,7 +49,6 @@ def _page(
     org = request.organization
     frozen = quarterly_reports_by_quarter(organization=org)
     quarters = recent_quarters(organization=org)
-    role = request.membership.role
     exports = report_exports_recent(organization=org)
     _with_downloads(org.slug, exports, report_files_ready(organization=org, exports=exports))
     return render(
@@ -60,8 +59,6 @@ def _page(
             "selected": quarter or last_full_quarter(organization=org),
             "frozen": sorted(frozen.values(), key=lambda r: r.quarter, reverse=True),
             "exports": exports,
-            "can_export": role_at_least(role, Role.EDITOR),
-            "can_recompute": role_at_least(role, Role.ADMIN),
             "error": error,
         },
         status=status,
@@ -73,7 +70,7 @@ def _page(
 def reports_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _page(request)
-    if not role_at_least(request.membership.role, Role.EDITOR):
+    if not may_edit(request.membership):
         raise PermissionDenied("Exporting a report needs the editor role.")
     quarter = request.POST.get("quarter", "").strip()
     try:

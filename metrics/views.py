@@ -14,7 +14,7 @@ from journeys.models import Journey
 from metrics.definitions import METRICS, Subject, keys_for
 from metrics.manual import manual_value_delete, manual_value_set
 from metrics.models import ManualKpiValue, PeriodKind
-from portfolio.models import Role, role_at_least
+from portfolio.models import Role, may_edit
 from portfolio.tenancy import get_for_request, org_view
 from streams.models import ValueStream
 
@@ -59,7 +59,6 @@ def _page(
             "period_kinds": PeriodKind.choices,
             "form": form or {"period_kind": PeriodKind.QUARTER},
             "errors": errors or [],
-            "can_edit": role_at_least(request.membership.role, Role.EDITOR),
         },
         status=status,
     )
@@ -70,7 +69,7 @@ def _page(
 def manual_values_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _page(request)
-    if not role_at_least(request.membership.role, Role.EDITOR):
+    if not may_edit(request.membership):
         return _page(request, errors=["Entering values needs the editor role."], status=403)
     form = {
         name: request.POST.get(name, "").strip()

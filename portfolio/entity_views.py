@@ -177,7 +177,6 @@ def _list_context(request: HttpRequest, page: EntityPage, form: OrgModelForm | N
         "rows": rows,
         "query": query,
         "form": form or page.form(organization=request.organization),
-        "can_edit": request.membership.role != Role.VIEWER,
         "pages": PAGES,
     }
 
@@ -237,7 +236,6 @@ def entity_edit(request: HttpRequest, *, page: EntityPage, **ids: int) -> HttpRe
             "obj": obj,
             "form": form,
             "history": history,
-            "can_edit": request.membership.role != Role.VIEWER,
             "pages": PAGES,
         },
         status=status,

@@ -143,6 +143,25 @@ def role_at_least(role: str, required: str) -> bool:
     return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(required)]
 
 
+# The one rule of who may do what. Pages, the API, tasks and templates (through
+# portfolio.context_processors: ``can_edit``/``can_admin``) all ask these two
+# rather than compare roles themselves, so the rule cannot drift between them.
+def _role_of(who: Membership | str | None) -> str | None:
+    return getattr(who, "role", who)
+
+
+def may_edit(who: Membership | str | None) -> bool:
+    """Whether a member (or a role) may change the organization's model: editors and admins."""
+    role = _role_of(who)
+    return role is not None and role_at_least(role, Role.EDITOR)
+
+
+def may_administer(who: Membership | str | None) -> bool:
+    """Whether a member (or a role) may manage members, tokens, webhooks and imports: admins."""
+    role = _role_of(who)
+    return role is not None and role_at_least(role, Role.ADMIN)
+
+
 class Membership(OrgOwned):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"

@@ -47,7 +47,7 @@ from portfolio.forms import (
     OkrFilterForm,
     quarter_label,
 )
-from portfolio.models import CheckIn, CheckInSource, KeyResult, Objective, Role, role_at_least
+from portfolio.models import CheckIn, CheckInSource, KeyResult, Objective, Role
 from portfolio.okrs import (
     AT_RISK_GAP,
     ON_TRACK_GAP,
@@ -87,10 +87,6 @@ LINKED_STREAM_KEYS = (
     "change_failure_rate",
 )
 LINKED_JOURNEY_KEYS = ("nps", "conversion_rate", "journey_lead_time_median_days")
-
-
-def _can_edit(request: HttpRequest) -> bool:
-    return role_at_least(request.membership.role, Role.EDITOR)
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -302,7 +298,6 @@ def _board_context(request: HttpRequest) -> dict[str, Any]:
         "rows": rows,
         "matched": sum(not r.context for r in rows),
         "total": len(okrs),
-        "can_edit": _can_edit(request),
         "place": "board",
         **_legend(),
     }
@@ -454,7 +449,6 @@ def _objective_context(
         "children": _children(request, objective),
         "clock": _clock(request, objective.quarter),
         "cards": _key_result_cards(request, objective, progress.key_results),
-        "can_edit": _can_edit(request),
         "place": "objective",
         **_legend(),
     }
@@ -650,7 +644,6 @@ def _key_result_form(
         "objective": objective,
         "kr_form": form,
         "kr": key_result,
-        "can_edit": True,
     }
     if request.htmx:
         return render(request, f"{OBJECTIVE}#kr-form", context)
@@ -748,7 +741,6 @@ def _key_result_row(request: HttpRequest, kr: KeyResult, place: str, **extra: An
         "progress": progress,
         "kr": found,
         "clock": _clock(request, objective.quarter),
-        "can_edit": _can_edit(request),
         "place": place,
         "oob": True,
         **extra,
@@ -844,7 +836,6 @@ def _links(
     context = {
         "objective": objective,
         "progress": progress,
-        "can_edit": True,
         "notice": notice,
         "link_error": error,
         **_links_context(request, objective, progress),
@@ -968,7 +959,6 @@ def _stream_objectives(
         return redirect(f"{url}?okr_quarter={quarter}#objectives")
     context = {
         "stream": stream,
-        "can_edit": True,
         **stream_objectives_context(request, stream, quarter=quarter, notice=notice, error=error),
     }
     return render(request, "streams/detail.html#objectives", context)

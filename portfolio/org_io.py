@@ -61,6 +61,7 @@ from portfolio.models import (
     Membership,
     Organization,
     Role,
+    may_administer,
     quantity_in_range,
     quantity_range,
     quantity_shown,
@@ -965,12 +966,12 @@ class _Importer:
                 continue
             seen[email.lower()] = i
             members.append((email, role, joined))
-        if not errors and not any(role == Role.ADMIN for _e, role, _j in members):
+        if not errors and not any(may_administer(role) for _e, role, _j in members):
             errors.append(f"{path}: no member is an admin; an organization needs one")
         self._check(errors)
         users = [self._member_user(email) for email, _r, _j in members]
         admin = next(
-            u for u, (_e, role, _j) in zip(users, members, strict=True) if role == Role.ADMIN
+            u for u, (_e, role, _j) in zip(users, members, strict=True) if may_administer(role)
         )
         o = self.org_row
         try:

@@ -19,6 +19,7 @@ from portfolio.models import (
     Product,
     Role,
     Team,
+    may_administer,
 )
 
 
@@ -51,7 +52,7 @@ def invitations_pending(*, organization: Organization) -> QuerySet[Invitation]:
 def api_tokens_visible(*, organization: Organization, membership: Membership) -> QuerySet[ApiToken]:
     """A member sees their own tokens; an admin sees every token of the organization."""
     qs = ApiToken.objects.filter(organization=organization).select_related("user")
-    if membership.role != Role.ADMIN:
+    if not may_administer(membership):
         qs = qs.filter(user_id=membership.user_id)
     return qs.order_by("revoked_at", "-created_at")
 

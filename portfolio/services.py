@@ -42,6 +42,7 @@ from portfolio.models import (
     ObjectiveValueStream,
     Organization,
     Role,
+    may_administer,
     quarter_validator,
     slug_validator,
     validate_time_zone,
@@ -162,8 +163,8 @@ def membership_change_role(
     )
     membership.refresh_from_db()
     if (
-        membership.role == Role.ADMIN
-        and role != Role.ADMIN
+        may_administer(membership)
+        and not may_administer(role)
         and not _other_admins_exist(organization=organization, excluding=membership)
     ):
         raise ValidationError("The last admin cannot be demoted; make another member admin first.")
@@ -198,7 +199,7 @@ def membership_remove(
         .values_list("pk", flat=True)
     )
     membership.refresh_from_db()
-    if membership.role == Role.ADMIN and not _other_admins_exist(
+    if may_administer(membership) and not _other_admins_exist(
         organization=organization, excluding=membership
     ):
         raise ValidationError("The last admin cannot be removed; make another member admin first.")

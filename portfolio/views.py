@@ -25,7 +25,7 @@ from portfolio.forms import (
     SignUpForm,
     TokenForm,
 )
-from portfolio.models import ApiToken, Invitation, Membership, Role
+from portfolio.models import ApiToken, Invitation, Membership, Role, may_administer
 from portfolio.tenancy import get_for_request, org_view
 
 logger = logging.getLogger(__name__)
@@ -56,12 +56,14 @@ def org_home(request: HttpRequest) -> HttpResponse:
 def _members_context(request: HttpRequest, **extra: object) -> dict:
     org = request.organization
     page = Paginator(selectors.members_of(organization=org), 50).get_page(request.GET.get("page"))
-    is_admin = request.membership.role == Role.ADMIN
     return {
         "page": page,
         "role_choices": Role.choices,
-        "is_admin": is_admin,
-        "invitations": selectors.invitations_pending(organization=org) if is_admin else [],
+        "invitations": (
+            selectors.invitations_pending(organization=org)
+            if may_administer(request.membership)
+            else []
+        ),
         "form": InvitationForm(),
         **extra,
     }
@@ -135,7 +137,7 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     return render(
         request,
         "portfolio/members.html#member-row",
-        {"m": membership, "role_choices": Role.choices, "is_admin": True, "row_error": error},
+        {"m": membership, "role_choices": Role.choices, "row_error": error},
     )
 
 
@@ -248,7 +250,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @org_view()
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = get_for_request(request, ApiToken, pk=token_id)
-    if token.user_id != request.user.pk and request.membership.role != Role.ADMIN:
+    if token.user_id != request.user.pk and not may_administer(request.membership):
         messages.error(request, "Only the token's owner or an admin can revoke it.")
         return redirect("tokens", org_slug=request.organization.slug)
     services.api_token_revoke(

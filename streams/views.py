@@ -22,10 +22,6 @@ from streams.models import Stage, ValueStream
 PAGE_SIZE = 50
 
 
-def _can_edit(request: HttpRequest) -> bool:
-    return request.membership.role != Role.VIEWER
-
-
 def _save_stream(request: HttpRequest, form: ValueStreamForm) -> ValueStream | None:
     if not form.is_valid():
         return None
@@ -63,7 +59,6 @@ def stream_list(request: HttpRequest) -> HttpResponse:
         "page_obj": page,
         "filters": filters,
         "form": form,
-        "can_edit": _can_edit(request),
         "querystring": request.GET.copy(),
         "has_any": qs.exists() if not page.object_list else True,
         "parents": ValueStream.objects.filter(organization=org, children__isnull=False)
@@ -98,7 +93,6 @@ def _detail_context(request: HttpRequest, stream: ValueStream, **extra: object) 
             initial={"mapping": "\n".join(f"{m.tool_status} = {m.category}" for m in mappings)}
         ),
         "history": history_of(stream),
-        "can_edit": _can_edit(request),
         **stream_objectives_context(request, stream),
         **extra,
     }
@@ -125,7 +119,6 @@ def stream_detail(request: HttpRequest, value_stream_id: int) -> HttpResponse:
         # The objectives' quarter picker: only that section changes.
         context = {
             "stream": stream,
-            "can_edit": _can_edit(request),
             **stream_objectives_context(request, stream),
         }
         return render(request, "streams/detail.html#objectives", context)

@@ -25,7 +25,7 @@ from metrics.reports.data import quarterly_report_figures, quarterly_report_keep
 from metrics.reports.pdf import report_pdf
 from metrics.reports.xlsx import report_xlsx
 from portfolio.audit import audit_record
-from portfolio.models import AuditAction, Membership, Organization, Role
+from portfolio.models import AuditAction, Membership, Organization, may_administer
 from portfolio.tenancy import organization_context
 
 if TYPE_CHECKING:
@@ -85,12 +85,11 @@ def may_recompute(*, organization: Organization, user: AbstractBaseUser | None) 
     """Only an organization admin may replace a quarter's frozen figures."""
     if user is None or not user.is_authenticated:
         return False
-    role = (
+    return may_administer(
         Membership.objects.filter(organization=organization, user=user)
         .values_list("role", flat=True)
         .first()
     )
-    return role == Role.ADMIN
 
 
 @transaction.atomic
