@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portfolio.jobs import Job
 from portfolio.models import ModelEntity, OrgOwned, quarter_validator, validate_quantity
 
 
@@ -179,12 +180,10 @@ class ExportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-EXPORT_FINISHED = frozenset({ExportStatus.DONE, ExportStatus.FAILED})
-
-
-class ReportExport(OrgOwned):
+class ReportExport(Job):
     """One request to export a quarter's report in some formats, built by a worker
-    (metrics.reports.exports); its files are ``ReportFile`` rows."""
+    (metrics.reports.exports) as a background job (portfolio.jobs); its files are
+    ``ReportFile`` rows."""
 
     quarter = models.CharField(max_length=7, validators=[quarter_validator])
     formats = models.JSONField(default=list)  # ReportFormat values, in that order
@@ -193,18 +192,13 @@ class ReportExport(OrgOwned):
     status = models.CharField(
         max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )
-    progress = models.PositiveSmallIntegerField(default=0)  # percent, 0..100
     step = models.CharField(max_length=100, blank=True)  # what the worker is doing now
-    # Why a failed export failed, in words fit for the page (never a traceback).
-    message = models.CharField(max_length=300, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     # The frozen figures' time the files were built from.
     frozen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -216,10 +210,6 @@ class ReportExport(OrgOwned):
 
     def __str__(self) -> str:
         return f"export of {self.quarter} ({', '.join(self.formats)})"
-
-    @property
-    def finished(self) -> bool:
-        return self.status in EXPORT_FINISHED
 
 
 class ReportFile(OrgOwned):

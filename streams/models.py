@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+from portfolio.jobs import Job
 from portfolio.models import (
     Component,
     ModelEntity,
@@ -353,8 +355,13 @@ def _event_upload_path(instance: EventUpload, filename: str) -> str:
     return f"uploads/{instance.organization_id}/{uuid.uuid4().hex}.csv"
 
 
-class EventUpload(OrgOwned):
-    """An event CSV uploaded on the import page, and how its import went (streams.uploads)."""
+class EventUpload(Job):
+    """An event CSV uploaded on the import page, and how its import went (streams.uploads);
+    a background job (portfolio.jobs) that may also end rejected."""
+
+    FINISHED: ClassVar[frozenset[str]] = frozenset(
+        {UploadStatus.DONE, UploadStatus.REJECTED, UploadStatus.FAILED}
+    )
 
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     original_name = models.CharField(max_length=255)
@@ -366,17 +373,12 @@ class EventUpload(OrgOwned):
     status = models.CharField(
         max_length=10, choices=UploadStatus.choices, default=UploadStatus.QUEUED
     )
-    progress = models.PositiveSmallIntegerField(default=0)  # percent, 0..100
     # ImportResult's counts: {"created": n, "updated": n, "unchanged": n}.
     counts = models.JSONField(default=dict, blank=True)
     # The first ERRORS_KEPT "line N: reason" messages of a rejection; error_count has them all.
     errors = models.JSONField(default=list, blank=True)
     error_count = models.PositiveIntegerField(default=0)
-    # Why a failed import failed, in words fit for the page (never a traceback).
-    message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -388,15 +390,8 @@ class EventUpload(OrgOwned):
         return f"{self.original_name} ({self.kind})"
 
     @property
-    def finished(self) -> bool:
-        return self.status in UPLOAD_FINISHED
-
-    @property
     def errors_omitted(self) -> int:
         return max(self.error_count - len(self.errors), 0)
-
-
-UPLOAD_FINISHED = frozenset({UploadStatus.DONE, UploadStatus.REJECTED, UploadStatus.FAILED})
 
 
 # --- Webhooks (streams.webhooks): GitHub and Jira deliveries feeding the events above ---

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
+from portfolio.jobs import job_claim, job_fail, job_finish
 from portfolio.models import Organization
 from portfolio.tenancy import organization_context
 from portfolio.text_input import CSV_FILE, InputRefused, input_size_check, text_check
 from streams.ingest import ImportRejected, events_header_check, events_import
-from streams.models import UPLOAD_FINISHED, EventKind, EventUpload, UploadStatus
+from streams.models import EventKind, EventUpload, UploadStatus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -36,7 +36,6 @@ RECENT_UPLOADS = 20
 
 PROGRESS_QUEUED = 0
 PROGRESS_PARSING = 10
-PROGRESS_DONE = 100
 
 FAILED_MESSAGE = (
     "The import stopped on an unexpected error; nothing was imported. Upload the file again."
@@ -124,31 +123,13 @@ def event_uploads_recent(
 
 
 def _claim(organization_id: int, upload_id: int) -> EventUpload | None:
-    """Mark the upload running (committed at once); None when there is nothing to run."""
-    with organization_context(organization_id):
-        upload = (
-            EventUpload.objects.select_for_update()
-            .filter(organization_id=organization_id, pk=upload_id)
-            .first()
-        )
-        if upload is None or upload.status in UPLOAD_FINISHED:
-            return None
-        # A running upload is one whose worker died: importing the same file
-        # again changes nothing that the first attempt committed.
-        upload.status = UploadStatus.RUNNING
-        upload.progress = PROGRESS_PARSING
-        upload.started_at = timezone.now()
-        upload.save(update_fields=["status", "progress", "started_at"])
-        return upload
+    """Mark the upload running (committed at once); None when there is nothing to run.
 
-
-def _finish(upload: EventUpload, status: str, **fields: object) -> None:
-    upload.status = status
-    upload.progress = PROGRESS_DONE
-    upload.finished_at = timezone.now()
-    for name, value in fields.items():
-        setattr(upload, name, value)
-    upload.save(update_fields=["status", "progress", "finished_at", *fields])
+    An upload found running is one whose worker died: importing the same file
+    again changes nothing that the first attempt committed."""
+    return job_claim(
+        EventUpload, organization_id=organization_id, pk=upload_id, progress=PROGRESS_PARSING
+    )
 
 
 def event_upload_run(*, organization_id: int, upload_id: int) -> str | None:
@@ -174,7 +155,7 @@ def event_upload_run(*, organization_id: int, upload_id: int) -> str | None:
                     )
             except ImportRejected as exc:
                 messages = exc.messages
-                _finish(
+                job_finish(
                     upload,
                     UploadStatus.REJECTED,
                     errors=messages[:ERRORS_KEPT],
@@ -182,18 +163,18 @@ def event_upload_run(*, organization_id: int, upload_id: int) -> str | None:
                 )
                 return UploadStatus.REJECTED
             except FileNotFoundError:
-                _finish(upload, UploadStatus.FAILED, message=MISSING_FILE_MESSAGE)
+                job_fail(upload, MISSING_FILE_MESSAGE)
                 return UploadStatus.FAILED
             counts = {
                 "created": result.created,
                 "updated": result.updated,
                 "unchanged": result.unchanged,
             }
-            _finish(upload, UploadStatus.DONE, counts=counts)
+            job_finish(upload, UploadStatus.DONE, counts=counts)
             return UploadStatus.DONE
     except Exception:
         logger.exception("event upload %s of organization %s failed", upload_id, organization_id)
         with organization_context(organization_id):
             upload = EventUpload.objects.get(organization_id=organization_id, pk=upload_id)
-            _finish(upload, UploadStatus.FAILED, message=FAILED_MESSAGE)
+            job_fail(upload, FAILED_MESSAGE)
         return UploadStatus.FAILED

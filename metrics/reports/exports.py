@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from metrics.models import ExportStatus, QuarterlyReport, ReportExport, ReportFile, ReportFormat
 from metrics.reports.csv import report_csv
@@ -25,6 +24,7 @@ from metrics.reports.data import quarterly_report_figures, quarterly_report_keep
 from metrics.reports.pdf import report_pdf
 from metrics.reports.xlsx import report_xlsx
 from portfolio.audit import audit_record
+from portfolio.jobs import PROGRESS_DONE, job_claim, job_fail, job_finish, job_update
 from portfolio.models import AuditAction, Membership, Organization, may_administer
 from portfolio.tenancy import organization_context
 
@@ -48,8 +48,6 @@ RECENT_EXPORTS = 20
 
 PROGRESS_CLAIMED = 5
 PROGRESS_FIGURES = 40  # the figures are frozen (or read); the files come next
-PROGRESS_DONE = 100
-
 FAILED_MESSAGE = "The export stopped on an unexpected error; no file was kept. Start it again."
 RECOMPUTE_ROLE_MESSAGE = "Recomputing a quarter's frozen figures needs the admin role."
 
@@ -195,33 +193,24 @@ def report_file_download(
 # --- The worker's side -------------------------------------------------------------
 
 
+def _files_drop(export: ReportExport) -> None:
+    ReportFile.objects.filter(organization_id=export.organization_id, export=export).delete()
+
+
 def _claim(organization_id: int, export_id: int) -> ReportExport | None:
-    """Mark the export running (committed at once); None when there is nothing to do."""
-    with organization_context(organization_id):
-        export = (
-            ReportExport.objects.select_for_update()
-            .filter(organization_id=organization_id, pk=export_id)
-            .first()
-        )
-        if export is None or export.finished:
-            return None
-        # A running export is one whose worker died: build it again from the start,
-        # without the files a first attempt may have stored.
-        ReportFile.objects.filter(organization_id=organization_id, export=export).delete()
-        export.status = ExportStatus.RUNNING
-        export.progress = PROGRESS_CLAIMED
-        export.step = "Computing the quarter's figures"
-        export.started_at = timezone.now()
-        export.message = ""
-        export.save(update_fields=["status", "progress", "step", "started_at", "message"])
-        return export
+    """Mark the export running (committed at once); None when there is nothing to do.
 
-
-def _update(organization_id: int, export: ReportExport, **fields: Any) -> None:
-    with organization_context(organization_id):
-        for name, value in fields.items():
-            setattr(export, name, value)
-        export.save(update_fields=list(fields))
+    An export found running is one whose worker died: it is built again from the
+    start, without the files a first attempt may have stored."""
+    return job_claim(
+        ReportExport,
+        organization_id=organization_id,
+        pk=export_id,
+        progress=PROGRESS_CLAIMED,
+        before=_files_drop,
+        step="Computing the quarter's figures",
+        message="",
+    )
 
 
 def _files_build(organization: Organization, export: ReportExport, report: QuarterlyReport) -> None:
@@ -229,7 +218,7 @@ def _files_build(organization: Organization, export: ReportExport, report: Quart
     file committed on its own, so the page polling the export sees it move)."""
     share = (PROGRESS_DONE - PROGRESS_FIGURES) // max(len(export.formats), 1)
     for n, fmt in enumerate(export.formats):
-        _update(organization.pk, export, step=f"Building the {ReportFormat(fmt).label} file")
+        job_update(export, step=f"Building the {ReportFormat(fmt).label} file")
         filename, content = report_render(report=report, fmt=fmt)
         with organization_context(organization.pk):
             ReportFile.objects.update_or_create(
@@ -238,7 +227,7 @@ def _files_build(organization: Organization, export: ReportExport, report: Quart
                 format=fmt,
                 defaults={"filename": filename, "content": content, "size": len(content)},
             )
-        _update(organization.pk, export, progress=PROGRESS_FIGURES + share * (n + 1))
+        job_update(export, progress=PROGRESS_FIGURES + share * (n + 1))
 
 
 def report_export_run(*, organization_id: int, export_id: int) -> str | None:
@@ -264,7 +253,7 @@ def report_export_run(*, organization_id: int, export_id: int) -> str | None:
                 recompute=export.recompute,
             )
         while True:
-            _update(organization_id, export, progress=PROGRESS_FIGURES, step="Figures ready")
+            job_update(export, progress=PROGRESS_FIGURES, step="Figures ready")
             _files_build(organization, export, report)
             with organization_context(organization_id):
                 # The freeze, with the export's end: fresh figures are stored only now
@@ -276,15 +265,7 @@ def report_export_run(*, organization_id: int, export_id: int) -> str | None:
                     else quarterly_report_keep(report=report, recompute=export.recompute)
                 )
                 if kept.frozen_at == report.frozen_at:
-                    _update(
-                        organization_id,
-                        export,
-                        status=ExportStatus.DONE,
-                        progress=PROGRESS_DONE,
-                        step="Done",
-                        frozen_at=report.frozen_at,
-                        finished_at=timezone.now(),
-                    )
+                    job_finish(export, ExportStatus.DONE, step="Done", frozen_at=report.frozen_at)
                     return ExportStatus.DONE
             # Another export froze the quarter while these files were built: draw them
             # again from its figures, as every later export does (stored ones: this is
@@ -300,13 +281,5 @@ def report_export_run(*, organization_id: int, export_id: int) -> str | None:
             message = FAILED_MESSAGE
         with organization_context(organization_id):
             ReportFile.objects.filter(organization_id=organization_id, export_id=export_id).delete()
-        _update(
-            organization_id,
-            export,
-            status=ExportStatus.FAILED,
-            progress=PROGRESS_DONE,
-            step="Failed",
-            message=message[:300],
-            finished_at=timezone.now(),
-        )
+        job_fail(export, message, step="Failed")
         return ExportStatus.FAILED
