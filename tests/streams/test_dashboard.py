@@ -459,3 +459,20 @@ def test_the_picker_selects_only_the_period_shown(tenant_a):
     # A quarter is shown: the month list names no month as if it were chosen.
     assert '<option value="" selected>Choose…</option>' in month
     assert month.count("selected") == 1
+
+
+@pytest.mark.django_db
+def test_a_tile_without_a_previous_figure_says_so(tenant_a):
+    stream = build(tenant_a.org)
+    # K-1 is done on April 8; nothing was done in the 4 days before: its flow time
+    # has no previous figure.
+    response = client_for(tenant_a.viewer).get(
+        dashboard_url(tenant_a.org, stream, "period=custom&from=2026-04-06&to=2026-04-09")
+    )
+    html = response.content.decode()
+    firsts = [
+        t for t in response.context["headline"] if t["value"] is not None and t["previous"] is None
+    ]
+    assert firsts, "the hand-made history has a metric with no previous figure"
+    assert "previous: —" not in html
+    assert html.count("no previous figure") >= len(firsts)
